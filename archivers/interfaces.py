@@ -1,0 +1,239 @@
+"""The archiver interfaces and the request/response types they take.
+
+The request types mirror the Go structs of Temporal's ``common/archiver`` package with
+snake_case fields. Temporal API messages are the ``temporalio.api`` protobuf classes.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from temporalio.api.history.v1 import History
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+
+from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.errors import InvalidArgumentError
+from archivers.progress import ArchiveProgress, ProgressRecorder
+from archivers.uri import URI, as_uri
+
+DEFAULT_HISTORY_PAGE_SIZE = 256
+"""Events per page when a Get request gives no page size (what Temporal's frontend sends)."""
+
+DEFAULT_QUERY_PAGE_SIZE = 10000
+"""Executions per page when a Query request gives no page size (Temporal's frontend default)."""
+
+SearchAttributeTypes = Mapping[str, int]
+"""Search attribute name -> ``temporalio.api.enums.v1.IndexedValueType`` value."""
+
+
+@dataclass(frozen=True)
+class ArchiveHistoryRequest:
+    """Identifies the closed run whose history is archived (Go ``archiver.ArchiveHistoryRequest``).
+
+    ``next_event_id`` is the last event id + 1; ``close_failover_version`` the version of the
+    last event (0 for local namespaces, may be negative).
+    """
+
+    namespace_id: str
+    namespace: str
+    workflow_id: str
+    run_id: str
+    next_event_id: int
+    close_failover_version: int
+    shard_id: int = 0
+    branch_token: bytes = b""
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidArgumentError` if a required field is empty or out of range."""
+        _require_ids(namespace_id=self.namespace_id, workflow_id=self.workflow_id, run_id=self.run_id)
+        if self.next_event_id < 1:
+            raise InvalidArgumentError(f"next_event_id must be >= 1, got {self.next_event_id}")
+
+
+@dataclass(frozen=True)
+class GetHistoryRequest:
+    """Asks for one page of an archived history (Go ``archiver.GetHistoryRequest``).
+
+    ``close_failover_version`` ``None`` means the highest archived version. ``page_size`` counts
+    events; pages hold whole batches, so a page may exceed it by less than one batch. 0 means
+    :data:`DEFAULT_HISTORY_PAGE_SIZE`.
+    """
+
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    close_failover_version: int | None = None
+    next_page_token: bytes = b""
+    page_size: int = 0
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidArgumentError` if a required field is empty or out of range."""
+        _require_ids(namespace_id=self.namespace_id, workflow_id=self.workflow_id, run_id=self.run_id)
+        if self.page_size < 0:
+            raise InvalidArgumentError(f"page size must not be negative, got {self.page_size}")
+
+    @property
+    def effective_page_size(self) -> int:
+        """The page size in events, with the default applied."""
+        return self.page_size or DEFAULT_HISTORY_PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class GetHistoryResponse:
+    """One page of history batches, and the token of the next page (empty when done)."""
+
+    history_batches: list[History]
+    next_page_token: bytes = b""
+
+
+@dataclass(frozen=True)
+class QueryVisibilityRequest:
+    """Asks for one page of archived executions matching ``query`` (Go ``archiver.QueryVisibilityRequest``).
+
+    ``page_size`` 0 means :data:`DEFAULT_QUERY_PAGE_SIZE`; an empty query matches everything.
+    """
+
+    namespace_id: str
+    page_size: int = 0
+    next_page_token: bytes = b""
+    query: str = ""
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidArgumentError` if a required field is empty or out of range."""
+        _require_ids(namespace_id=self.namespace_id)
+        if self.page_size < 0:
+            raise InvalidArgumentError(f"page size must not be negative, got {self.page_size}")
+
+    @property
+    def effective_page_size(self) -> int:
+        """The page size in executions, with the default applied."""
+        return self.page_size or DEFAULT_QUERY_PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class QueryVisibilityResponse:
+    """One page of matching executions, and the token of the next page (empty when done)."""
+
+    executions: list[WorkflowExecutionInfo] = field(default_factory=list)
+    next_page_token: bytes = b""
+
+
+class HistoryArchiver(abc.ABC):
+    """Archives and reads workflow histories for one URI scheme.
+
+    Contract of every implementation:
+
+    - ``archive`` is idempotent and safe under concurrent duplicate calls for the same run: the
+      result is one complete archive, never a mixture, never duplicated events.
+    - Writes are atomic: readers never see a partial archive.
+    - ``batches`` may start at any event up to the resume point reported by :meth:`progress`;
+      events already durable are skipped, a gap is an :class:`InvalidHistoryError`.
+    - An archive whose ``batches`` yield nothing (the history is already gone) succeeds and writes nothing.
+    - Next-page tokens are opaque to callers and validated: a malformed one raises
+      :class:`InvalidPageTokenError`.
+    - A missing run raises :class:`ArchiveNotFoundError` from ``get``, never from ``archive``.
+    """
+
+    def archive(
+        self,
+        uri: URI | str,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[History],
+        progress: ProgressRecorder | None = None,
+    ) -> None:
+        """Archive the history of ``request``'s run from ``batches`` (event batches in order).
+
+        ``progress``, if given, is told each time more events have become durable.
+        """
+        parsed = as_uri(uri)
+        self.validate_uri(parsed)
+        request.validate()
+        self._archive(parsed, request, batches, progress)
+
+    def get(self, uri: URI | str, request: GetHistoryRequest) -> GetHistoryResponse:
+        """Return one page of the archived history of ``request``'s run."""
+        parsed = as_uri(uri)
+        self.validate_uri(parsed)
+        request.validate()
+        return self._get(parsed, request)
+
+    def progress(self, uri: URI | str, request: ArchiveHistoryRequest) -> ArchiveProgress:
+        """Return how much of ``request``'s history is durably archived (where a retry resumes)."""
+        parsed = as_uri(uri)
+        self.validate_uri(parsed)
+        request.validate()
+        return self._progress(parsed, request)
+
+    @abc.abstractmethod
+    def validate_uri(self, uri: URI) -> None:
+        """Raise :class:`InvalidURIError` unless ``uri`` is usable by this archiver (as at namespace registration)."""
+
+    @abc.abstractmethod
+    def _archive(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[History],
+        progress: ProgressRecorder | None,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse: ...
+
+    @abc.abstractmethod
+    def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress: ...
+
+
+class VisibilityArchiver(abc.ABC):
+    """Archives and queries visibility records for one URI scheme.
+
+    Contract: ``archive`` is a lossless, idempotent upsert, safe under concurrent duplicates;
+    ``query`` answers every valid query of the query language with the right rows, in a total
+    order, with opaque, validated page tokens whose pages concatenate without gaps or duplicates.
+    """
+
+    def archive(self, uri: URI | str, record: VisibilityRecord) -> None:
+        """Store ``record`` (an upsert keyed by namespace id and run id)."""
+        parsed = as_uri(uri)
+        self.validate_uri(parsed)
+        _require_ids(
+            namespace_id=record.namespace_id, workflow_id=record.workflow_id, run_id=record.run_id
+        )
+        if not record.HasField("close_time"):
+            raise InvalidArgumentError("visibility record has no close_time")
+        self._archive(parsed, record)
+
+    def query(
+        self,
+        uri: URI | str,
+        request: QueryVisibilityRequest,
+        search_attribute_types: SearchAttributeTypes | None = None,
+    ) -> QueryVisibilityResponse:
+        """Return one page of executions matching ``request.query``.
+
+        ``search_attribute_types`` types custom search attributes for filters and results.
+        """
+        parsed = as_uri(uri)
+        self.validate_uri(parsed)
+        request.validate()
+        return self._query(parsed, request, search_attribute_types or {})
+
+    @abc.abstractmethod
+    def validate_uri(self, uri: URI) -> None:
+        """Raise :class:`InvalidURIError` unless ``uri`` is usable by this archiver."""
+
+    @abc.abstractmethod
+    def _archive(self, uri: URI, record: VisibilityRecord) -> None: ...
+
+    @abc.abstractmethod
+    def _query(
+        self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
+    ) -> QueryVisibilityResponse: ...
+
+
+def _require_ids(**ids: str) -> None:
+    for name, value in ids.items():
+        if not value:
+            raise InvalidArgumentError(f"{name} must not be empty")

@@ -1,0 +1,136 @@
+"""Backends by URI scheme.
+
+Lookup order: explicit :func:`register_backend` calls, then the ``archivers.backends`` entry-point
+group (name = scheme, value = a :class:`Backend` or a zero-argument callable returning one), then
+the built-in backends, which are imported lazily so a missing optional dependency only matters
+when its scheme is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from archivers.errors import InvalidArgumentError, MissingDependencyError, UnknownSchemeError
+from archivers.interfaces import HistoryArchiver, VisibilityArchiver
+from archivers.uri import URI
+
+ENTRY_POINT_GROUP = "archivers.backends"
+
+BackendConfig = Mapping[str, Any]
+"""Per-scheme settings (the sidecar config's provider block for the scheme, e.g. ``fileMode``)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A storage backend: builds the archivers of one URI scheme from the scheme's settings."""
+
+    scheme: str
+    history: Callable[[BackendConfig], HistoryArchiver]
+    visibility: Callable[[BackendConfig], VisibilityArchiver]
+
+
+@dataclass(frozen=True)
+class _BuiltIn:
+    module: str
+    attribute: str
+    extra: str
+    requires: str
+
+
+_BUILT_INS: dict[str, _BuiltIn] = {
+    "file": _BuiltIn("archivers.backends.filestore", "BACKEND", "", ""),
+}
+
+_lock = threading.Lock()
+_registered: dict[str, Backend] = {}
+
+
+class DuplicateBackendError(InvalidArgumentError):
+    """A backend is already registered for the scheme."""
+
+
+def register_backend(backend: Backend) -> None:
+    """Register ``backend`` for its scheme, ahead of entry points and built-ins.
+
+    Raises :class:`DuplicateBackendError` if a backend was already registered for the scheme.
+    """
+    scheme = backend.scheme.lower()
+    with _lock:
+        if scheme in _registered:
+            raise DuplicateBackendError(f"a backend is already registered for scheme {scheme!r}")
+        _registered[scheme] = backend
+
+
+def unregister_backend(scheme: str) -> None:
+    """Remove an explicitly registered backend (no error if there is none)."""
+    with _lock:
+        _registered.pop(scheme.lower(), None)
+
+
+def known_schemes() -> list[str]:
+    """Every scheme with a backend: registered, entry points and built-ins."""
+    names = set(_registered) | set(_BUILT_INS)
+    names.update(ep.name.lower() for ep in entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def get_backend(scheme_or_uri: str | URI) -> Backend:
+    """Return the backend for a scheme (``"s3"``) or for a URI's scheme.
+
+    Raises :class:`UnknownSchemeError` if none is known and :class:`MissingDependencyError`
+    (naming the extra to install) if the backend's optional dependency is missing.
+    """
+    scheme = _scheme_of(scheme_or_uri)
+    with _lock:
+        registered = _registered.get(scheme)
+    if registered is not None:
+        return registered
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name.lower() == scheme:
+            loaded = ep.load()
+            backend = loaded if isinstance(loaded, Backend) else loaded()
+            if not isinstance(backend, Backend):
+                raise InvalidArgumentError(f"entry point {ep.value!r} did not provide a Backend")
+            return backend
+    built_in = _BUILT_INS.get(scheme)
+    if built_in is None:
+        raise UnknownSchemeError(
+            f"no archiver backend for scheme {scheme!r}; known schemes: {', '.join(known_schemes())}"
+        )
+    return _load_built_in(scheme, built_in)
+
+
+def get_history_archiver(scheme_or_uri: str | URI, config: BackendConfig | None = None) -> HistoryArchiver:
+    """Build the history archiver for a scheme or URI with the scheme's ``config``."""
+    return get_backend(scheme_or_uri).history(config or {})
+
+
+def get_visibility_archiver(
+    scheme_or_uri: str | URI, config: BackendConfig | None = None
+) -> VisibilityArchiver:
+    """Build the visibility archiver for a scheme or URI with the scheme's ``config``."""
+    return get_backend(scheme_or_uri).visibility(config or {})
+
+
+def _scheme_of(scheme_or_uri: str | URI) -> str:
+    if isinstance(scheme_or_uri, URI):
+        return scheme_or_uri.scheme
+    if ":" in scheme_or_uri:
+        return URI.parse(scheme_or_uri).scheme
+    return scheme_or_uri.lower()
+
+
+def _load_built_in(scheme: str, built_in: _BuiltIn) -> Backend:
+    if built_in.requires:
+        try:
+            importlib.import_module(built_in.requires)
+        except ImportError as exc:
+            raise MissingDependencyError(scheme, built_in.extra, built_in.requires) from exc
+    backend = getattr(importlib.import_module(built_in.module), built_in.attribute)
+    assert isinstance(backend, Backend)
+    return backend

@@ -1,0 +1,96 @@
+"""Durable, atomic file operations for the ``file://`` backend."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Iterator
+
+from archivers.errors import ArchiverError, StoreConfigurationError, TransientError
+
+TEMP_MARKER = ".tmp-"
+
+
+def temp_name(final_name: str) -> str:
+    """A hidden, unique temporary name in the same directory as ``final_name``."""
+    return f".{final_name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def ensure_dir(path: str, dir_mode: int) -> None:
+    """Create ``path`` and its parents with ``dir_mode`` if missing."""
+    with os_errors(path):
+        os.makedirs(path, mode=dir_mode, exist_ok=True)
+
+
+def fsync_dir(path: str) -> None:
+    """Flush a directory entry change (create, rename, unlink) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, chunks: Iterator[bytes] | bytes, file_mode: int) -> None:
+    """Write ``path`` atomically: a temp file in the same directory, fsync, rename, fsync the directory.
+
+    Readers see either the old content or the whole new content, never a part.
+    """
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, temp_name(name))
+    with os_errors(path):
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                if isinstance(chunks, bytes):
+                    handle.write(chunks)
+                else:
+                    for chunk in chunks:
+                        handle.write(chunk)
+                handle.flush()
+                os.fchmod(handle.fileno(), file_mode)
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        fsync_dir(directory)
+
+
+def remove_stale_temps(directory: str, final_name: str) -> None:
+    """Delete temp files left for ``final_name`` by an earlier, interrupted write."""
+    prefix = f".{final_name}{TEMP_MARKER}"
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            if entry.name.startswith(prefix):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+@contextlib.contextmanager
+def os_errors(path: str) -> Iterator[None]:
+    """Translate ``OSError`` into the project's errors, naming ``path``; the original is kept as ``__cause__``."""
+    try:
+        yield
+    except ArchiverError:
+        raise
+    except OSError as exc:
+        raise translate_os_error(exc, path) from exc
+
+
+_TRANSIENT = {errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.ETIMEDOUT, errno.EIO, errno.ENOSPC, errno.EDQUOT}
+
+
+def translate_os_error(exc: OSError, path: str) -> ArchiverError:
+    """The one translation of file-system errors: permission and layout problems are permanent."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreConfigurationError(f"permission denied: {path}: {reason}")
+    if exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP):
+        return StoreConfigurationError(f"{path}: {reason}")
+    if exc.errno in _TRANSIENT:
+        return TransientError(f"{path}: {reason}")
+    return ArchiverError(f"{path}: {reason}")

@@ -1,0 +1,90 @@
+"""Synthetic but well-formed Temporal histories of any length, for tests and benchmarks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio.api.common.v1 import Payload, Payloads, WorkflowType
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import (
+    ActivityTaskCompletedEventAttributes,
+    ActivityTaskScheduledEventAttributes,
+    History,
+    HistoryEvent,
+    WorkflowExecutionCompletedEventAttributes,
+    WorkflowExecutionStartedEventAttributes,
+)
+
+from archivers.interfaces import ArchiveHistoryRequest
+
+
+def _payloads(text: str) -> Payloads:
+    return Payloads(payloads=[Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())])
+
+
+def synthetic_history(
+    event_count: int,
+    *,
+    version: int = 0,
+    batch_size: int = 3,
+    payload_bytes: int = 64,
+    start: datetime | None = None,
+) -> list[History]:
+    """Return ``event_count`` (>= 2) events in batches of ``batch_size``: a start, activity events, a completion.
+
+    Every event has ``version``; ids run 1..event_count; payloads carry ``payload_bytes`` of text.
+    """
+    if event_count < 2:
+        raise ValueError("a history has at least a start and a close event")
+    base = start or datetime(2024, 5, 1, tzinfo=timezone.utc)
+    filler = "x" * payload_bytes
+    events: list[HistoryEvent] = []
+    for event_id in range(1, event_count + 1):
+        when = Timestamp()
+        when.FromDatetime(base + timedelta(milliseconds=event_id))
+        event = HistoryEvent(event_id=event_id, event_time=when, version=version, task_id=1_000_000 + event_id)
+        if event_id == 1:
+            event.event_type = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+            event.workflow_execution_started_event_attributes.CopyFrom(
+                WorkflowExecutionStartedEventAttributes(
+                    workflow_type=WorkflowType(name="SyntheticWorkflow"), input=_payloads(filler)
+                )
+            )
+        elif event_id == event_count:
+            event.event_type = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+            event.workflow_execution_completed_event_attributes.CopyFrom(
+                WorkflowExecutionCompletedEventAttributes(result=_payloads(filler))
+            )
+        elif event_id % 2 == 0:
+            event.event_type = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            event.activity_task_scheduled_event_attributes.CopyFrom(
+                ActivityTaskScheduledEventAttributes(activity_id=str(event_id), input=_payloads(filler))
+            )
+        else:
+            event.event_type = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            event.activity_task_completed_event_attributes.CopyFrom(
+                ActivityTaskCompletedEventAttributes(scheduled_event_id=event_id - 1, result=_payloads(filler))
+            )
+        events.append(event)
+    return [History(events=events[i : i + batch_size]) for i in range(0, len(events), batch_size)]
+
+
+def request_for(
+    batches: list[History],
+    *,
+    namespace_id: str = "test-namespace-id",
+    namespace: str = "test-namespace",
+    workflow_id: str = "test-workflow-id",
+    run_id: str = "test-run-id",
+) -> ArchiveHistoryRequest:
+    """The archive request matching ``batches`` (next event id and close failover version from its last event)."""
+    last = batches[-1].events[-1]
+    return ArchiveHistoryRequest(
+        namespace_id=namespace_id,
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=run_id,
+        next_event_id=last.event_id + 1,
+        close_failover_version=last.version,
+    )

@@ -1,0 +1,54 @@
+"""Opaque, versioned, tamper-evident page tokens.
+
+A token is compact JSON ``{"v":1,"k":kind,"b":binding,"s":state,"c":check}``: ``kind`` names
+the call that issued it, ``binding`` fingerprints the request it belongs to (namespace, query),
+``state`` is the backend's cursor and ``check`` a keyed BLAKE2b digest over the rest. A token that
+is malformed, edited, or presented with another request raises :class:`InvalidPageTokenError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from archivers.errors import InvalidPageTokenError
+
+VERSION = 1
+_KEY = b"temporal-archivers/page-token/v1"
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.blake2b(text.encode(), key=_KEY, digest_size=size).hexdigest()
+
+
+def _body(kind: str, binding: str, state: Any) -> str:
+    return json.dumps([VERSION, kind, binding, state], separators=(",", ":"), sort_keys=True)
+
+
+def encode_token(kind: str, binding: str, state: Any) -> bytes:
+    """Encode ``state`` (JSON-serializable) as a token bound to ``kind`` and ``binding``."""
+    bound = _digest(binding, 8)
+    check = _digest(_body(kind, bound, state), 12)
+    return json.dumps(
+        {"v": VERSION, "k": kind, "b": bound, "s": state, "c": check}, separators=(",", ":")
+    ).encode()
+
+
+def decode_token(token: bytes, kind: str, binding: str) -> Any:
+    """Return the state of a token issued by :func:`encode_token` for the same kind and binding."""
+    try:
+        parsed = json.loads(token)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidPageTokenError("invalid next page token: not a token issued by this archiver") from exc
+    if not isinstance(parsed, dict) or set(parsed) != {"v", "k", "b", "s", "c"}:
+        raise InvalidPageTokenError("invalid next page token: not a token issued by this archiver")
+    if parsed["v"] != VERSION:
+        raise InvalidPageTokenError(f"invalid next page token: unsupported version {parsed['v']!r}")
+    if parsed["k"] != kind:
+        raise InvalidPageTokenError(f"invalid next page token: issued for {parsed['k']!r}, not {kind!r}")
+    if not isinstance(parsed["b"], str) or _digest(_body(kind, parsed["b"], parsed["s"]), 12) != parsed["c"]:
+        raise InvalidPageTokenError("invalid next page token: it was modified")
+    if parsed["b"] != _digest(binding, 8):
+        raise InvalidPageTokenError("invalid next page token: it belongs to another request or query")
+    return parsed["s"]
