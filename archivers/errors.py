@@ -83,8 +83,7 @@ class MissingDependencyError(NonRetryableError, ImportError):
 
     def __init__(self, scheme: str, extra: str, module: str) -> None:
         super().__init__(
-            f"the {scheme!r} backend needs the {module!r} package: "
-            f"pip install 'temporal-archivers[{extra}]'"
+            f"the {scheme!r} backend needs the {module!r} package: pip install 'temporal-archivers[{extra}]'"
         )
         self.extra = extra
 

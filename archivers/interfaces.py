@@ -198,9 +198,7 @@ class VisibilityArchiver(abc.ABC):
         """Store ``record`` (an upsert keyed by namespace id and run id)."""
         parsed = as_uri(uri)
         self.validate_uri(parsed)
-        _require_ids(
-            namespace_id=record.namespace_id, workflow_id=record.workflow_id, run_id=record.run_id
-        )
+        _require_ids(namespace_id=record.namespace_id, workflow_id=record.workflow_id, run_id=record.run_id)
         if not record.HasField("close_time"):
             raise InvalidArgumentError("visibility record has no close_time")
         self._archive(parsed, record)

@@ -110,9 +110,7 @@ def get_history_archiver(scheme_or_uri: str | URI, config: BackendConfig | None 
     return get_backend(scheme_or_uri).history(config or {})
 
 
-def get_visibility_archiver(
-    scheme_or_uri: str | URI, config: BackendConfig | None = None
-) -> VisibilityArchiver:
+def get_visibility_archiver(scheme_or_uri: str | URI, config: BackendConfig | None = None) -> VisibilityArchiver:
     """Build the visibility archiver for a scheme or URI with the scheme's ``config``."""
     return get_backend(scheme_or_uri).visibility(config or {})
 

@@ -30,9 +30,7 @@ def encode_token(kind: str, binding: str, state: Any) -> bytes:
     """Encode ``state`` (JSON-serializable) as a token bound to ``kind`` and ``binding``."""
     bound = _digest(binding, 8)
     check = _digest(_body(kind, bound, state), 12)
-    return json.dumps(
-        {"v": VERSION, "k": kind, "b": bound, "s": state, "c": check}, separators=(",", ":")
-    ).encode()
+    return json.dumps({"v": VERSION, "k": kind, "b": bound, "s": state, "c": check}, separators=(",", ":")).encode()
 
 
 def decode_token(token: bytes, kind: str, binding: str) -> Any:

@@ -94,7 +94,7 @@ def _split_host_port(text: str, hostport: str) -> tuple[str, str]:
         host, _, port = hostport.partition(":")
     if port and not port.isdigit():
         raise InvalidURIError(f"invalid port {port!r} in URI {text!r}")
-    if any(c in host for c in " <>\"{}|\\^`"):
+    if any(c in host for c in ' <>"{}|\\^`'):
         raise InvalidURIError(f"invalid character in host of URI {text!r}")
     return _unquote(text, host), port
 

@@ -12,7 +12,6 @@ import importlib
 import pathlib
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -85,7 +84,12 @@ def main() -> int:
                 continue  # protoc writes an empty service module for files without services
             text = re.sub(r"^(from|import) temporal\.api\.", r"\1 temporalio.api.", text, flags=re.M)
             text = re.sub(r"^from temporal_archivers\.", "from archivers._proto.temporal_archivers.", text, flags=re.M)
-            text = re.sub(r"^import temporal_archivers\.", "import archivers._proto.temporal_archivers.", text, flags=re.M)
+            text = re.sub(
+                r"^import temporal_archivers\.",
+                "import archivers._proto.temporal_archivers.",
+                text,
+                flags=re.M,
+            )
             target = OUT_DIR / path.relative_to(gen)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)

@@ -24,6 +24,8 @@ from archivers.codec.protojson import decode_histories, dict_to_message, encode_
 from archivers.errors import (
     ArchiveNotFoundError,
     CorruptArchiveError,
+    HistoryMutatedError,
+    InvalidHistoryError,
     InvalidPageTokenError,
     InvalidURIError,
     TransientError,
@@ -104,19 +106,16 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         partial_path = os.path.join(directory, f".{name}{PARTIAL_SUFFIX}")
         with os_errors(final), self._locked(partial_path) as partial:
             if os.path.exists(final):  # a concurrent duplicate finished while we waited
+                os.unlink(partial_path)
                 _notify(progress, ArchiveProgress(request.next_event_id - 1, complete=True))
                 return
             resume = _recover(partial, partial_path)
             checked = CheckedBatches(request, batches, resume.last_event_id)
-            unsynced = 0
-            for batch in checked:
-                line = encode_message(batch) + b"\n"
-                partial.write(line)
-                unsynced += len(line)
-                if unsynced >= SYNC_EVERY_BYTES:
-                    _sync(partial)
-                    unsynced = 0
-                    _notify(progress, ArchiveProgress(checked.last_event_id))
+            try:
+                _append(partial, checked, progress)
+            except (HistoryMutatedError, InvalidHistoryError):
+                os.unlink(partial_path)  # input no retry can fix: leave no trace of it
+                raise
             if checked.empty and resume.last_event_id == 0:
                 os.unlink(partial_path)  # the history is already gone: nothing to archive
                 return
@@ -183,13 +182,12 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         else:
             version, next_index = _highest_version(directory, request), 0
         path = os.path.join(
-            directory, layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, version)
+            directory,
+            layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, version),
         )
         index = _BATCH_INDEX.get(path, request)
         if next_index >= len(index.spans) and not (next_index == 0 and not index.spans):
-            raise InvalidPageTokenError(
-                f"invalid next page token: batch {next_index} is past the end of the history"
-            )
+            raise InvalidPageTokenError(f"invalid next page token: batch {next_index} is past the end of the history")
         batches: list[History] = []
         events = 0
         page_size = request.effective_page_size
@@ -218,6 +216,19 @@ def _not_found(request: GetHistoryRequest) -> str:
 def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
     if progress is not None:
         progress.record(value)
+
+
+def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecorder | None) -> None:
+    """Append checked batches as lines, syncing and reporting progress every ``SYNC_EVERY_BYTES``."""
+    unsynced = 0
+    for batch in checked:
+        line = encode_message(batch) + b"\n"
+        partial.write(line)
+        unsynced += len(line)
+        if unsynced >= SYNC_EVERY_BYTES:
+            _sync(partial)
+            unsynced = 0
+            _notify(progress, ArchiveProgress(checked.last_event_id))
 
 
 def _sync(handle: IO[bytes]) -> None:

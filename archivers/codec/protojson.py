@@ -50,9 +50,7 @@ def decode_message(data: bytes | str, message_type: type[M], *, source: str) -> 
     return dict_to_message(parsed, message_type, source=source, ignore_unknown_fields=False)
 
 
-def dict_to_message(
-    parsed: Any, message_type: type[M], *, source: str, ignore_unknown_fields: bool
-) -> M:
+def dict_to_message(parsed: Any, message_type: type[M], *, source: str, ignore_unknown_fields: bool) -> M:
     """Build a ``message_type`` from a parsed JSON value; raise :class:`CorruptArchiveError` naming ``source``."""
     if not isinstance(parsed, dict):
         raise CorruptArchiveError(f"{source}: expected a JSON object for {message_type.__name__}")

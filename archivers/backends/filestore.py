@@ -1,0 +1,42 @@
+"""The ``file://`` backend: Temporal's filestore layout on a local or mounted directory.
+
+Settings (Temporal's ``filestore`` provider keys): ``fileMode`` and ``dirMode`` as octal strings
+such as ``"0666"`` and ``"0766"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archivers.backends.filestore_history import FileModes, FilestoreHistoryArchiver
+from archivers.backends.filestore_visibility import FilestoreVisibilityArchiver
+from archivers.errors import InvalidArgumentError
+from archivers.registry import Backend, BackendConfig
+
+
+def modes_from_config(config: BackendConfig) -> FileModes:
+    """Read ``fileMode``/``dirMode`` (octal strings or ints) from a filestore provider block."""
+    defaults = FileModes()
+    return FileModes(
+        file_mode=_mode(config.get("fileMode"), defaults.file_mode, "fileMode"),
+        dir_mode=_mode(config.get("dirMode"), defaults.dir_mode, "dirMode"),
+    )
+
+
+def _mode(value: Any, default: int, key: str) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        mode = value if isinstance(value, int) else int(str(value), 8)
+    except ValueError:
+        raise InvalidArgumentError(f"filestore {key} must be an octal string like '0666', got {value!r}") from None
+    if not 0 <= mode <= 0o7777:
+        raise InvalidArgumentError(f"filestore {key} {value!r} is out of range")
+    return mode
+
+
+BACKEND = Backend(
+    scheme="file",
+    history=lambda config: FilestoreHistoryArchiver(modes_from_config(config)),
+    visibility=lambda config: FilestoreVisibilityArchiver(modes_from_config(config)),
+)
