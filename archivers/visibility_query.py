@@ -7,19 +7,20 @@ rows, converts them to ``WorkflowExecutionInfo`` and issues the page token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.visibility import record_to_execution_info
 from archivers.interfaces import QueryVisibilityRequest, QueryVisibilityResponse, SearchAttributeTypes
-from archivers.query import CompiledQuery, compile_query
-from archivers.query.paging import paginate
+from archivers.query import CompiledQuery, compile_query, validate_cursor
+from archivers.query.paging import CursorValue
 from archivers.tokens import decode_token, encode_token
 
 TOKEN_KIND = "visibility-query"
 
-CandidateSource = Callable[[CompiledQuery], Iterable[VisibilityRecord]]
-"""Yields every stored record of the namespace that may match the query (a superset is fine)."""
+CandidateSource = Callable[[CompiledQuery, "Sequence[CursorValue] | None", int], Iterable[VisibilityRecord]]
+"""Called with the query, the validated cursor (``None`` on the first page) and the page size; yields
+every stored record that may belong on the page (a superset is fine; order does not matter)."""
 
 
 def run_query(
@@ -30,12 +31,14 @@ def run_query(
     """Answer ``request`` from the records ``candidates`` yields for the compiled query."""
     compiled = compile_query(request.query, search_attribute_types)
     binding = _binding(request.namespace_id, compiled, search_attribute_types)
-    cursor = decode_token(request.next_page_token, TOKEN_KIND, binding) if request.next_page_token else None
-    rows = (record for record in candidates(compiled) if compiled.matches(record))
-    page, next_cursor = paginate(rows, compiled, cursor, request.effective_page_size)
+    cursor = None
+    if request.next_page_token:
+        cursor = validate_cursor(decode_token(request.next_page_token, TOKEN_KIND, binding), compiled.sort_order)
+    page_size = request.effective_page_size
+    page = compiled.page(candidates(compiled, cursor, page_size), cursor, page_size)
     return QueryVisibilityResponse(
-        executions=[record_to_execution_info(record, search_attribute_types) for record in page],
-        next_page_token=encode_token(TOKEN_KIND, binding, next_cursor) if next_cursor is not None else b"",
+        executions=[record_to_execution_info(record, search_attribute_types) for record in page.records],
+        next_page_token=b"" if page.next_cursor is None else encode_token(TOKEN_KIND, binding, page.next_cursor),
     )
 
 

@@ -8,7 +8,7 @@ close time and run id encoded in the file names, and reads only those files.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.backends.filestore_history import FileModes, validate_dir_uri
@@ -22,6 +22,7 @@ from archivers.interfaces import (
 )
 from archivers.layouts import filestore as layout
 from archivers.query import CompiledQuery
+from archivers.query.paging import CursorValue
 from archivers.store.local_files import atomic_write, ensure_dir, translate_os_error
 from archivers.uri import URI
 from archivers.visibility_query import run_query
@@ -47,11 +48,25 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         directory = os.path.join(uri.path, layout.namespace_dirname(request.namespace_id))
-        return run_query(request, search_attribute_types, lambda compiled: _candidates(directory, compiled))
+        return run_query(
+            request,
+            search_attribute_types,
+            lambda compiled, cursor, page_size: _candidates(directory, compiled, cursor, page_size),
+        )
 
 
-def _candidates(directory: str, compiled: CompiledQuery) -> Iterator[VisibilityRecord]:
+def _candidates(
+    directory: str, compiled: CompiledQuery, cursor: Sequence[CursorValue] | None, page_size: int
+) -> Iterator[VisibilityRecord]:
+    """Read the records that may belong on the page, guided by the names' close times and run hashes.
+
+    When the sort order starts with ``CloseTime``, files are read in that order, those before the
+    cursor are skipped by name, and reading stops once a page (plus one row, to know if there is a
+    next page) is certain: the rest of the directory is never read.
+    """
     constraints = compiled.constraints
+    if constraints.is_empty:
+        return
     run_hashes = None if constraints.run_ids is None else {fingerprint(r) for r in constraints.run_ids}
     try:
         with os.scandir(directory) as entries:
@@ -60,6 +75,7 @@ def _candidates(directory: str, compiled: CompiledQuery) -> Iterator[VisibilityR
         return
     except OSError as exc:
         raise translate_os_error(exc, directory) from exc
+    listed: list[tuple[int, str]] = []
     for name in names:
         parsed = layout.parse_visibility_filename(name)
         if parsed is None:
@@ -67,14 +83,43 @@ def _candidates(directory: str, compiled: CompiledQuery) -> Iterator[VisibilityR
         close_nanos, run_hash = parsed
         if run_hashes is not None and run_hash not in run_hashes:
             continue
-        if constraints.close_time is not None and not constraints.close_time.contains(close_nanos):
+        if constraints.close_time.contains(close_nanos):
+            listed.append((close_nanos, name))
+    first = compiled.sort_order[0]
+    if first.field.name != "CloseTime":
+        for _, name in listed:
+            record = _read(directory, name)
+            if record is not None:
+                yield record
+        return
+    descending = first.descending
+    bound = cursor[0] if cursor is not None else None
+    if isinstance(bound, int):
+        listed = [e for e in listed if (e[0] <= bound if descending else e[0] >= bound)]
+    listed.sort(reverse=descending)
+    needed = page_size + 1
+    stop_after: int | None = None
+    for close_nanos, name in listed:
+        if stop_after is not None and close_nanos != stop_after:
+            return
+        record = _read(directory, name)
+        if record is None:
             continue
-        path = os.path.join(directory, name)
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            continue  # removed since the listing
-        except OSError as exc:
-            raise translate_os_error(exc, path) from exc
-        yield decode_message(data, VisibilityRecord, source=path)
+        yield record
+        # rows at the cursor's own close time may precede the cursor: they do not count
+        if close_nanos != bound and compiled.matches(record):
+            needed -= 1
+            if needed == 0:
+                stop_after = close_nanos
+
+
+def _read(directory: str, name: str) -> VisibilityRecord | None:
+    path = os.path.join(directory, name)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None  # removed since the listing
+    except OSError as exc:
+        raise translate_os_error(exc, path) from exc
+    return decode_message(data, VisibilityRecord, source=path)
