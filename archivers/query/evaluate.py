@@ -1,0 +1,172 @@
+"""Evaluation of a query tree against a stored ``VisibilityRecord``.
+
+Semantics are SQL's three-valued logic: a predicate on a missing value is *unknown*, ``NOT unknown``
+is unknown, ``AND``/``OR`` follow Kleene logic, and a record matches only when the filter is *true*.
+So every comparison, ``!=``, ``IN``, ``BETWEEN`` and ``STARTS_WITH`` on a missing value (and their
+``NOT`` forms) do not match; only ``IS NULL`` matches a missing value.
+
+Missing means: an unset ``StartTime``/``CloseTime``/``ExecutionTime``/``ExecutionDuration``, or a search
+attribute that is absent, empty (``[]``) or does not parse as its type. ``WorkflowId``, ``RunId``,
+``WorkflowType``, ``ExecutionStatus`` and ``HistoryLength`` are always present.
+
+A list value (any ``KeywordList`` attribute, or a list stored for a scalar attribute, which Temporal
+allows) matches ``=``, ``IN``, ``<``..., ``BETWEEN`` and ``STARTS_WITH`` when *any* element does, and
+``!=``/``NOT IN``/``NOT BETWEEN``/``NOT STARTS_WITH`` when no element does. Text ``=`` is a full,
+case-sensitive match (not Elasticsearch's token match).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+
+# Module import (not ``from ... import``): codec.search_attributes imports query.timefmt, which
+# initialises this package first; attribute access is deferred to call time.
+import archivers.codec.search_attributes as sa_codec
+from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.query.ast import (
+    And,
+    Between,
+    Comparison,
+    Expr,
+    Field,
+    InList,
+    IsNull,
+    Not,
+    Or,
+    StartsWith,
+    ValueKind,
+)
+from archivers.query.timefmt import NANOS_PER_SECOND, ParsedTime
+
+_TYPE_BY_KIND = {
+    ValueKind.TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+    ValueKind.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    ValueKind.INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    ValueKind.DOUBLE: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    ValueKind.BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    ValueKind.DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    ValueKind.KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+}
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def _message_nanos(record: VisibilityRecord, name: str) -> int | None:
+    if not record.HasField(name):  # type: ignore[arg-type]
+        return None
+    msg = getattr(record, name)
+    return int(msg.seconds) * NANOS_PER_SECOND + int(msg.nanos)
+
+
+_BUILTIN_GETTERS: dict[str, Callable[[VisibilityRecord], Any]] = {
+    "WorkflowId": lambda r: r.workflow_id,
+    "RunId": lambda r: r.run_id,
+    "WorkflowType": lambda r: r.workflow_type_name,
+    "StartTime": lambda r: _message_nanos(r, "start_time"),
+    "CloseTime": lambda r: _message_nanos(r, "close_time"),
+    "ExecutionTime": lambda r: _message_nanos(r, "execution_time"),
+    "ExecutionStatus": lambda r: int(r.status),
+    "ExecutionDuration": lambda r: _message_nanos(r, "execution_duration"),
+    "HistoryLength": lambda r: int(r.history_length),
+}
+
+
+def _to_query_domain(value: Any, kind: ValueKind) -> Any:
+    if isinstance(value, ParsedTime):
+        return value.unix_nanos
+    if kind is ValueKind.DOUBLE and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def field_value(record: VisibilityRecord, field: Field) -> Any:
+    """The record's value for ``field`` in the query's domain (times and durations as int nanoseconds,
+    statuses as ints, lists as lists), or ``None`` when missing or unparsable."""
+    if not field.search_attribute:
+        return _BUILTIN_GETTERS[field.name](record)
+    text = record.search_attributes.get(field.name)
+    if text is None:
+        return None
+    try:
+        value = sa_codec.parse_stored_value(text, _TYPE_BY_KIND[field.kind])
+    except ValueError:
+        return None
+    if isinstance(value, list):
+        if not value:
+            return None
+        return [_to_query_domain(item, field.kind) for item in value]
+    if field.kind is ValueKind.KEYWORD_LIST:
+        return [value]
+    return _to_query_domain(value, field.kind)
+
+
+def _any(value: Any, test: Callable[[Any], bool]) -> bool:
+    try:
+        if isinstance(value, list):
+            return any(test(item) for item in value)
+        return test(value)
+    except TypeError:
+        return False
+
+
+def _predicate(expr: Expr, value: Any) -> bool | None:
+    if isinstance(expr, IsNull):
+        return (value is not None) if expr.negated else (value is None)
+    if value is None:
+        return None
+    if isinstance(expr, Comparison):
+        if isinstance(value, list) and expr.op == "!=":
+            return not _any(value, lambda v: bool(v == expr.value))
+        fn = _OPS[expr.op]
+        return _any(value, lambda v: fn(v, expr.value))
+    if isinstance(expr, InList):
+        found = _any(value, lambda v: v in expr.values)
+        return not found if expr.negated else found
+    if isinstance(expr, Between):
+        inside = _any(value, lambda v: bool(expr.low <= v <= expr.high))
+        return not inside if expr.negated else inside
+    assert isinstance(expr, StartsWith)
+    starts = _any(value, lambda v: isinstance(v, str) and v.startswith(expr.prefix))
+    return not starts if expr.negated else starts
+
+
+def evaluate(expr: Expr, record: VisibilityRecord) -> bool | None:
+    """Three-valued truth of ``expr`` for ``record``: ``True``, ``False`` or ``None`` (unknown)."""
+    if isinstance(expr, And):
+        unknown = False
+        for term in expr.terms:
+            result = evaluate(term, record)
+            if result is False:
+                return False
+            unknown = unknown or result is None
+        return None if unknown else True
+    if isinstance(expr, Or):
+        unknown = False
+        for term in expr.terms:
+            result = evaluate(term, record)
+            if result is True:
+                return True
+            unknown = unknown or result is None
+        return None if unknown else False
+    if isinstance(expr, Not):
+        result = evaluate(expr.term, record)
+        return None if result is None else not result
+    return _predicate(expr, field_value(record, expr.field))
+
+
+def matches(expr: Expr | None, record: VisibilityRecord) -> bool:
+    """Whether ``record`` satisfies the filter (``None`` matches every record)."""
+    return expr is None or evaluate(expr, record) is True
+
+
+def make_matcher(expr: Expr | None) -> Callable[[VisibilityRecord], bool]:
+    """A one-argument predicate for ``record`` equivalent to ``matches(expr, record)``."""
+    if expr is None:
+        return lambda record: True
+    return lambda record: evaluate(expr, record) is True
+
