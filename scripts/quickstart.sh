@@ -17,7 +17,7 @@ archiver put --uri "$uri" --namespace-id quickstart-ns --namespace quickstart \
 archiver put-visibility --uri "$uri" --record "$work/records.jsonl"
 echo "--- archived history (first events):"
 archiver get --uri "$uri" --namespace-id quickstart-ns --wid order-42 --rid 5f1c1e2a-run --output table | head -n 12
-echo "--- failed OrderFlow runs:"
+echo "--- failed ShipFlow runs:"
 archiver query --uri "$uri" --namespace-id quickstart-ns \
-  --query "WorkflowType = 'OrderFlow' AND ExecutionStatus = 'Failed'" --output table
+  --query "WorkflowType = 'ShipFlow' AND ExecutionStatus = 'Failed'" --output table
 echo "archive written to $store"

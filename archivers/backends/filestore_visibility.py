@@ -42,7 +42,9 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
         directory = os.path.join(uri.path, layout.namespace_dirname(record.namespace_id))
         ensure_dir(directory, self._modes.dir_mode)
         name = layout.visibility_filename(record.close_time.ToNanoseconds(), record.run_id)
-        atomic_write(os.path.join(directory, name), encode_message(record), self._modes.file_mode)
+        # The temp file stays out of the namespace directory: Temporal's own filestore query fails
+        # on any file name there that is not a visibility record's.
+        atomic_write(os.path.join(directory, name), encode_message(record), self._modes.file_mode, temp_dir=uri.path)
 
     def _query(
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes

@@ -33,13 +33,15 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, chunks: Iterator[bytes] | bytes, file_mode: int) -> None:
-    """Write ``path`` atomically: a temp file in the same directory, fsync, rename, fsync the directory.
+def atomic_write(path: str, chunks: Iterator[bytes] | bytes, file_mode: int, temp_dir: str | None = None) -> None:
+    """Write ``path`` atomically: a temp file, fsync, rename, fsync the directory.
 
-    Readers see either the old content or the whole new content, never a part.
+    Readers see either the old content or the whole new content, never a part. The temp file is
+    hidden and lives in ``temp_dir`` (default: ``path``'s directory), which must be on the same
+    file system.
     """
     directory, name = os.path.split(path)
-    tmp = os.path.join(directory, temp_name(name))
+    tmp = os.path.join(temp_dir or directory, temp_name(name))
     with os_errors(path):
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
         try:
