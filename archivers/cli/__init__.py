@@ -1,0 +1,12 @@
+"""The ``archiver`` command line tool (console script ``archiver = archivers.cli:main``).
+
+Subcommands are defined in :mod:`archivers.cli.commands` on the click group :data:`cli`; a new
+subcommand (such as ``serve``) goes in its own module here and is attached below with
+``cli.add_command(...)``.
+"""
+
+from __future__ import annotations
+
+from archivers.cli.commands import cli, main
+
+__all__ = ["cli", "main"]
