@@ -409,7 +409,5 @@ def test_tampered_page_token_is_rejected(tmp_path: Path, tamper: object) -> None
     first = archiver.get(uri, request)
     assert first.next_page_token
     forged = tamper(first.next_page_token)  # type: ignore[operator]
-    with pytest.raises((InvalidPageTokenError, ArchiveNotFoundError)) as info:
+    with pytest.raises(InvalidPageTokenError):
         archiver.get(uri, GetHistoryRequest(**{**request.__dict__, "next_page_token": forged}))
-    if isinstance(info.value, ArchiveNotFoundError):  # a token naming a version that was never archived
-        assert b"999" in forged

@@ -25,7 +25,7 @@ from archivers.query import (
     to_query_string,
 )
 from archivers.query.fields import BUILTIN_FIELDS
-from archivers.query.timefmt import MAX_NANOS, MIN_NANOS
+from archivers.timefmt import MAX_NANOS, MIN_NANOS
 
 TYPES = {
     "Kw": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

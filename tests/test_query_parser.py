@@ -32,7 +32,7 @@ from archivers.query.fields import (
     WORKFLOW_ID,
     WORKFLOW_TYPE,
 )
-from archivers.query.timefmt import parse_go_duration, parse_temporal_duration
+from archivers.timefmt import parse_go_duration, parse_temporal_duration
 
 S = 1_000_000_000
 DAY = 86400 * S

@@ -185,7 +185,14 @@ class FilestoreHistoryArchiver(HistoryArchiver):
             directory,
             layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, version),
         )
-        index = _BATCH_INDEX.get(path, request)
+        try:
+            index = _BATCH_INDEX.get(path, request)
+        except ArchiveNotFoundError:
+            if request.next_page_token:
+                raise InvalidPageTokenError(
+                    f"invalid next page token: no archive at close failover version {version}"
+                ) from None
+            raise
         if next_index >= len(index.spans) and not (next_index == 0 and not index.spans):
             raise InvalidPageTokenError(f"invalid next page token: batch {next_index} is past the end of the history")
         batches: list[History] = []

@@ -31,7 +31,6 @@ import math
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from google.protobuf import json_format
@@ -41,6 +40,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from archivers.codec.search_attributes import go_json_float
 from archivers.errors import InvalidHistoryError
 
 FORM_CLI = "cli"
@@ -261,21 +261,6 @@ class _FloatSlots:
         for index, text in enumerate(self._texts):
             dumped = dumped.replace(f'"\\u0000{self._nonce}:{index}\\u0000"', text, 1)
         return dumped
-
-
-def go_json_float(value: float) -> str:
-    """Spell a finite double as Go's protojson does: shortest round-trip digits, ``'f'`` form, or
-    ``'e'`` form below 1e-6 and from 1e21 with a one-digit negative exponent unpadded (``1e-7``)."""
-    magnitude = abs(value)
-    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
-        mantissa, exponent = repr(value).split("e")
-        if exponent.startswith("-0"):
-            exponent = "-" + exponent[2:]
-        return f"{mantissa.removesuffix('.0')}e{exponent}"
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 def _reorder(value: dict[str, Any], descriptor: Descriptor, floats: _FloatSlots | None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 
-from archivers.query.timefmt import INT64_MAX, INT64_MIN, ParsedTime, format_rfc3339_nano, parse_rfc3339
+from archivers.timefmt import INT64_MAX, INT64_MIN, ParsedTime, format_rfc3339_nano, parse_rfc3339
 
 DateTimeValue = ParsedTime
 Scalar = str | int | float | bool | ParsedTime

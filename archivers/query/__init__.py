@@ -1,8 +1,8 @@
 """One query language for every backend: Temporal's List Filter plus the built-in archivers' forms.
 
 Entry point: :func:`compile_query`. Modules, one job each: ``lexer`` (tokens), ``parser`` (text -> AST),
-``ast`` (the tree), ``fields`` (names, types, statuses), ``values`` (typing literals), ``timefmt``
-(RFC3339 and durations at nanosecond precision), ``printer`` (AST -> canonical text), ``evaluate``
+``ast`` (the tree), ``fields`` (names, types, statuses), ``values`` (typing literals; times and
+durations at nanosecond precision come from ``archivers.timefmt``), ``printer`` (AST -> canonical text), ``evaluate``
 (AST x record -> bool), ``constraints`` (sound listing constraints), ``paging`` (keyset pages),
 ``compiled`` (ties them together).
 """

@@ -23,10 +23,8 @@ from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 
-# Module import (not ``from ... import``): codec.search_attributes imports query.timefmt, which
-# initialises this package first; attribute access is deferred to call time.
-import archivers.codec.search_attributes as sa_codec
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.codec import search_attributes as sa_codec
 from archivers.query.ast import (
     And,
     Between,
@@ -40,7 +38,7 @@ from archivers.query.ast import (
     StartsWith,
     ValueKind,
 )
-from archivers.query.timefmt import NANOS_PER_SECOND, ParsedTime
+from archivers.timefmt import NANOS_PER_SECOND, ParsedTime
 
 _TYPE_BY_KIND = {
     ValueKind.TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
@@ -52,7 +50,12 @@ _TYPE_BY_KIND = {
     ValueKind.KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 }
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -169,4 +172,3 @@ def make_matcher(expr: Expr | None) -> Callable[[VisibilityRecord], bool]:
     if expr is None:
         return lambda record: True
     return lambda record: evaluate(expr, record) is True
-

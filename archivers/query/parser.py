@@ -41,8 +41,8 @@ from archivers.query.ast import (
 )
 from archivers.query.fields import CLOSE_TIME, SEARCH_PRECISION, START_TIME, resolve_field
 from archivers.query.lexer import Token, tokenize
-from archivers.query.timefmt import PRECISION_NANOS, ParsedTime, precision_window
 from archivers.query.values import Literal, coerce
+from archivers.timefmt import PRECISION_NANOS, ParsedTime, precision_window
 
 _ORDERED = frozenset({ValueKind.KEYWORD, ValueKind.INT, ValueKind.DOUBLE, ValueKind.DATETIME, ValueKind.DURATION})
 _ALLOWED_OPS: dict[ValueKind, frozenset[str]] = {

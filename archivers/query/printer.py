@@ -29,7 +29,7 @@ from archivers.query.ast import (
 )
 from archivers.query.fields import status_name
 from archivers.query.lexer import KEYWORDS
-from archivers.query.timefmt import format_rfc3339_nano
+from archivers.timefmt import format_rfc3339_nano
 
 _PLAIN_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from archivers.errors import QueryError
 from archivers.query.ast import Field, Value, ValueKind
 from archivers.query.fields import TIME_FIELDS, parse_status, status_names
-from archivers.query.timefmt import INT64_MAX, INT64_MIN, ParsedTime, parse_rfc3339, parse_temporal_duration
+from archivers.timefmt import INT64_MAX, INT64_MIN, ParsedTime, parse_rfc3339, parse_temporal_duration
 
 
 @dataclass(frozen=True)
