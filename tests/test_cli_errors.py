@@ -411,3 +411,26 @@ def test_tampered_page_token_is_rejected(tmp_path: Path, tamper: object) -> None
     forged = tamper(first.next_page_token)  # type: ignore[operator]
     with pytest.raises(InvalidPageTokenError):
         archiver.get(uri, GetHistoryRequest(**{**request.__dict__, "next_page_token": forged}))
+
+
+def test_query_limit_prints_a_token_that_continues_and_a_tampered_token_is_exit_2(root: Path) -> None:
+    records = root / "records.jsonl"
+    records.write_text("".join(json.dumps(visibility_record(i)) + "\n" for i in range(1, 8)))
+    uri = archive_uri(root)
+    assert run_cli("put-visibility", "--uri", uri, "--record", str(records)).returncode == 0
+    everything = run_cli("query", "--uri", uri, "--namespace-id", NS_ID)
+    assert everything.returncode == 0 and everything.stderr == ""
+    first = run_cli("query", "--uri", uri, "--namespace-id", NS_ID, "--limit", "3")
+    assert first.returncode == 0
+    (line,) = first.stderr.splitlines()
+    token = line.removeprefix("next page token: ")
+    rest = run_cli("query", "--uri", uri, "--namespace-id", NS_ID, "--page-token", token)
+    assert rest.returncode == 0 and rest.stderr == ""
+    assert first.stdout + rest.stdout == everything.stdout
+    before = snapshot(root)
+    tampered = token.replace('"s":[', '"s":[0,', 1)
+    done = run_cli("query", "--uri", uri, "--namespace-id", NS_ID, "--page-token", tampered)
+    assert_error(done, 2, "page token")
+    done = run_cli("query", "--uri", uri, "--namespace-id", NS_ID, "--query", "RunId = 'run-1'", "--page-token", token)
+    assert_error(done, 2, "another request or query")
+    assert snapshot(root) == before

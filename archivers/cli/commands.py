@@ -44,6 +44,7 @@ from archivers.errors import (
 )
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
+    DEFAULT_QUERY_PAGE_SIZE,
     ArchiveHistoryRequest,
     GetHistoryRequest,
     HistoryArchiver,
@@ -487,6 +488,12 @@ def _search_attribute_callback(ctx: click.Context, param: click.Parameter, value
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many executions.")
 @click.option(
+    "--page-token",
+    default="",
+    metavar="TOKEN",
+    help="Continue a listing cut short by --limit (the token it printed on stderr).",
+)
+@click.option(
     "--search-attribute-type",
     "search_attribute_types",
     multiple=True,
@@ -502,61 +509,73 @@ def query_command(
     query: str,
     page_size: int,
     limit: int | None,
+    page_token: str,
     search_attribute_types: dict[str, int],
     output: str,
     config_path: str | None,
 ) -> None:
-    """List archived executions (protojson WorkflowExecutionInfo, one per line), following page tokens."""
+    """List archived executions (protojson WorkflowExecutionInfo, one per line), following page tokens.
+
+    When ``--limit`` stops the listing before its end, the token that continues it is printed on
+    stderr as ``next page token: TOKEN``.
+    """
     archiver, parsed = _visibility_archiver(uri, config_path)
-    executions = iter_executions(
-        archiver,
-        parsed,
-        QueryVisibilityRequest(namespace_id=namespace_id, page_size=page_size, query=query),
-        search_attribute_types,
-        limit=limit,
+    request = QueryVisibilityRequest(
+        namespace_id=namespace_id, page_size=page_size, query=query, next_page_token=page_token.encode()
     )
+    listing = Listing(archiver, parsed, request, search_attribute_types, limit=limit)
     stream = _stdout()
     if output == "table":
-        write_executions_table(list(executions), stream)
+        write_executions_table(list(listing), stream)
     else:
-        write_executions_jsonl(executions, stream)
+        write_executions_jsonl(listing, stream)
+    if listing.next_page_token:
+        click.echo(f"next page token: {listing.next_page_token.decode()}", err=True)
 
 
-def iter_executions(
-    archiver: VisibilityArchiver,
-    uri: URI,
-    request: QueryVisibilityRequest,
-    search_attribute_types: Mapping[str, int] | None = None,
-    *,
-    limit: int | None = None,
-) -> Iterator[WorkflowExecutionInfo]:
-    """Yield the executions matching ``request``, page after page, until the end or ``limit`` of them.
+class Listing:
+    """Iterates the executions matching a request, page after page, until the end or ``limit`` of them.
 
+    With a limit, each page asks for no more than the rows still wanted, so ``next_page_token``
+    (set once iteration stops) continues exactly after the last row yielded; it is empty at the end.
     Raises :class:`ArchiverError` if the archiver returns the same token twice in a row.
     """
-    token = request.next_page_token
-    count = 0
-    while limit is None or count < limit:
-        response = archiver.query(
-            uri,
-            QueryVisibilityRequest(
-                namespace_id=request.namespace_id,
-                page_size=request.page_size,
-                next_page_token=token,
-                query=request.query,
-            ),
-            search_attribute_types,
-        )
-        for info in response.executions:
-            yield info
-            count += 1
-            if limit is not None and count >= limit:
+
+    def __init__(
+        self,
+        archiver: VisibilityArchiver,
+        uri: URI,
+        request: QueryVisibilityRequest,
+        search_attribute_types: Mapping[str, int] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> None:
+        self._archiver, self._uri, self._request = archiver, uri, request
+        self._types = search_attribute_types
+        self._limit = limit
+        self.next_page_token = b""
+
+    def __iter__(self) -> Iterator[WorkflowExecutionInfo]:
+        request, limit = self._request, self._limit
+        token = request.next_page_token
+        count = 0
+        while limit is None or count < limit:
+            page_size = request.page_size
+            if limit is not None:
+                page_size = min(page_size or DEFAULT_QUERY_PAGE_SIZE, limit - count)
+            response = self._archiver.query(
+                self._uri,
+                QueryVisibilityRequest(request.namespace_id, page_size, token, request.query),
+                self._types,
+            )
+            yield from response.executions
+            count += len(response.executions)
+            self.next_page_token = response.next_page_token
+            if not response.next_page_token:
                 return
-        if not response.next_page_token:
-            return
-        if response.next_page_token == token:
-            raise ArchiverError("the archiver returned the same next page token twice", retryable=False)
-        token = response.next_page_token
+            if response.next_page_token == token:
+                raise ArchiverError("the archiver returned the same next page token twice", retryable=False)
+            token = response.next_page_token
 
 
 # -- validate-uri -------------------------------------------------------------------------------
