@@ -221,9 +221,7 @@ def iter_history_events(archiver: HistoryArchiver, uri: URI, request: GetHistory
             yield from batch.events
         if not response.next_page_token:
             return
-        if response.next_page_token == token:
-            raise ArchiverError("the archiver returned the same next page token twice", retryable=False)
-        token = response.next_page_token
+        token = _advance(token, response.next_page_token)
 
 
 # -- put ----------------------------------------------------------------------------------------
@@ -573,9 +571,14 @@ class Listing:
             self.next_page_token = response.next_page_token
             if not response.next_page_token:
                 return
-            if response.next_page_token == token:
-                raise ArchiverError("the archiver returned the same next page token twice", retryable=False)
-            token = response.next_page_token
+            token = _advance(token, response.next_page_token)
+
+
+def _advance(token: bytes, following: bytes) -> bytes:
+    """The token of the next page; an archiver that hands back the token it was given would loop forever."""
+    if following == token:
+        raise ArchiverError("the archiver returned the same next page token twice", retryable=False)
+    return following
 
 
 # -- validate-uri -------------------------------------------------------------------------------
