@@ -148,27 +148,34 @@ class HistoryArchiver(abc.ABC):
         ``progress``, if given, is told each time more events have become durable.
         """
         parsed = as_uri(uri)
-        self.validate_uri(parsed)
+        self.check_uri(parsed)
         request.validate()
         self._archive(parsed, request, batches, progress)
 
     def get(self, uri: URI | str, request: GetHistoryRequest) -> GetHistoryResponse:
         """Return one page of the archived history of ``request``'s run."""
         parsed = as_uri(uri)
-        self.validate_uri(parsed)
+        self.check_uri(parsed)
         request.validate()
         return self._get(parsed, request)
 
     def progress(self, uri: URI | str, request: ArchiveHistoryRequest) -> ArchiveProgress:
         """Return how much of ``request``'s history is durably archived (where a retry resumes)."""
         parsed = as_uri(uri)
-        self.validate_uri(parsed)
+        self.check_uri(parsed)
         request.validate()
         return self._progress(parsed, request)
 
     @abc.abstractmethod
-    def validate_uri(self, uri: URI) -> None:
-        """Raise :class:`InvalidURIError` unless ``uri`` is usable by this archiver (as at namespace registration)."""
+    def check_uri(self, uri: URI) -> None:
+        """Raise :class:`InvalidURIError` unless ``uri`` has the form this archiver needs; no I/O, run by every call."""
+
+    def validate_uri(self, uri: URI | str) -> None:
+        """Check ``uri`` as Temporal does when a namespace is registered with it.
+
+        Runs :meth:`check_uri`; backends that can cheaply confirm the store exists override this.
+        """
+        self.check_uri(as_uri(uri))
 
     @abc.abstractmethod
     def _archive(
@@ -197,7 +204,7 @@ class VisibilityArchiver(abc.ABC):
     def archive(self, uri: URI | str, record: VisibilityRecord) -> None:
         """Store ``record`` (an upsert keyed by namespace id and run id)."""
         parsed = as_uri(uri)
-        self.validate_uri(parsed)
+        self.check_uri(parsed)
         _require_ids(namespace_id=record.namespace_id, workflow_id=record.workflow_id, run_id=record.run_id)
         if not record.HasField("close_time"):
             raise InvalidArgumentError("visibility record has no close_time")
@@ -214,13 +221,20 @@ class VisibilityArchiver(abc.ABC):
         ``search_attribute_types`` types custom search attributes for filters and results.
         """
         parsed = as_uri(uri)
-        self.validate_uri(parsed)
+        self.check_uri(parsed)
         request.validate()
         return self._query(parsed, request, search_attribute_types or {})
 
     @abc.abstractmethod
-    def validate_uri(self, uri: URI) -> None:
-        """Raise :class:`InvalidURIError` unless ``uri`` is usable by this archiver."""
+    def check_uri(self, uri: URI) -> None:
+        """Raise :class:`InvalidURIError` unless ``uri`` has the form this archiver needs; no I/O, run by every call."""
+
+    def validate_uri(self, uri: URI | str) -> None:
+        """Check ``uri`` as Temporal does when a namespace is registered with it.
+
+        Runs :meth:`check_uri`; backends that can cheaply confirm the store exists override this.
+        """
+        self.check_uri(as_uri(uri))
 
     @abc.abstractmethod
     def _archive(self, uri: URI, record: VisibilityRecord) -> None: ...

@@ -83,7 +83,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         self._modes = modes or FileModes()
         self._lock_timeout = lock_timeout
 
-    def validate_uri(self, uri: URI) -> None:
+    def check_uri(self, uri: URI) -> None:
         """See :func:`validate_dir_uri`."""
         validate_dir_uri(uri)
 

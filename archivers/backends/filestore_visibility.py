@@ -34,7 +34,7 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
     def __init__(self, modes: FileModes | None = None) -> None:
         self._modes = modes or FileModes()
 
-    def validate_uri(self, uri: URI) -> None:
+    def check_uri(self, uri: URI) -> None:
         """See :func:`archivers.backends.filestore_history.validate_dir_uri`."""
         validate_dir_uri(uri)
 

@@ -108,14 +108,14 @@ def _config(path: str | None) -> ArchivalConfig:
 def _history_archiver(uri: str, config_path: str | None) -> tuple[HistoryArchiver, URI]:
     parsed = URI.parse(uri)
     archiver = get_history_archiver(parsed, _config(config_path).history_settings(parsed.scheme))
-    archiver.validate_uri(parsed)
+    archiver.check_uri(parsed)
     return archiver, parsed
 
 
 def _visibility_archiver(uri: str, config_path: str | None) -> tuple[VisibilityArchiver, URI]:
     parsed = URI.parse(uri)
     archiver = get_visibility_archiver(parsed, _config(config_path).visibility_settings(parsed.scheme))
-    archiver.validate_uri(parsed)
+    archiver.check_uri(parsed)
     return archiver, parsed
 
 
@@ -598,9 +598,11 @@ def validate_uri_command(uri: str, kind: str | None, config_path: str | None) ->
     kinds = [kind] if kind else ["history", "visibility"]
     for each in kinds:
         if each == "history":
-            _history_archiver(uri, config_path)
+            history, parsed = _history_archiver(uri, config_path)
+            history.validate_uri(parsed)
         else:
-            _visibility_archiver(uri, config_path)
+            visibility, parsed = _visibility_archiver(uri, config_path)
+            visibility.validate_uri(parsed)
     click.echo(f"valid {' and '.join(kinds)} archival URI: {uri}")
 
 
