@@ -1,13 +1,18 @@
 """Answering a visibility query, shared by every backend.
 
-A backend supplies only the candidate records its layout can list cheaply for the query's
-constraints; this module parses the query, applies the residual filter, orders and pages the
-rows, converts them to ``WorkflowExecutionInfo`` and issues the page token.
+A backend only lists what its layout can list cheaply for the query's constraints, as
+:class:`Candidate` entries that know bounds on their record's close time from the listing alone
+and load the record on demand. This module parses the query, skips candidates that cannot be on
+the page, reads the rest in the query's order when that order starts with ``CloseTime`` (stopping
+as soon as the page is certain), applies the residual filter, pages, converts the rows to
+``WorkflowExecutionInfo`` and issues the page token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.visibility import record_to_execution_info
@@ -18,9 +23,25 @@ from archivers.tokens import decode_token, encode_token
 
 TOKEN_KIND = "visibility-query"
 
-CandidateSource = Callable[[CompiledQuery, "Sequence[CursorValue] | None", int], Iterable[VisibilityRecord]]
-"""Called with the query, the validated cursor (``None`` on the first page) and the page size; yields
-every stored record that may belong on the page (a superset is fine; order does not matter)."""
+
+@dataclass(frozen=True)
+class Candidate:
+    """A listed record that may match: ``close_min..close_max`` bound its close time (Unix nanos,
+    inclusive; ``None`` if the listing does not tell) and ``load`` reads it (``None`` if it vanished)."""
+
+    close_min: int | None
+    close_max: int | None
+    load: Callable[[], VisibilityRecord | None]
+
+    @classmethod
+    def of(cls, record: VisibilityRecord) -> Candidate:
+        """A candidate for a record already in memory."""
+        close = record.close_time.ToNanoseconds() if record.HasField("close_time") else None
+        return cls(close, close, lambda: record)
+
+
+CandidateSource = Callable[[CompiledQuery], Iterable[Candidate]]
+"""Lists every stored record that may match the compiled query (a superset is fine, in any order)."""
 
 
 def run_query(
@@ -28,18 +49,59 @@ def run_query(
     search_attribute_types: SearchAttributeTypes,
     candidates: CandidateSource,
 ) -> QueryVisibilityResponse:
-    """Answer ``request`` from the records ``candidates`` yields for the compiled query."""
+    """Answer ``request`` from the records ``candidates`` lists for the compiled query."""
     compiled = compile_query(request.query, search_attribute_types)
     binding = _binding(request.namespace_id, compiled, search_attribute_types)
     cursor = None
     if request.next_page_token:
         cursor = validate_cursor(decode_token(request.next_page_token, TOKEN_KIND, binding), compiled.sort_order)
     page_size = request.effective_page_size
-    page = compiled.page(candidates(compiled, cursor, page_size), cursor, page_size)
+    records = _read(compiled, list(candidates(compiled)), cursor, page_size)
+    page = compiled.page(records, cursor, page_size)
     return QueryVisibilityResponse(
         executions=[record_to_execution_info(record, search_attribute_types) for record in page.records],
         next_page_token=b"" if page.next_cursor is None else encode_token(TOKEN_KIND, binding, page.next_cursor),
     )
+
+
+def _read(
+    compiled: CompiledQuery, listed: list[Candidate], cursor: Sequence[CursorValue] | None, page_size: int
+) -> Iterator[VisibilityRecord]:
+    """Load the candidates that may be on the page, in close-time order when the sort order allows."""
+    first = compiled.sort_order[0]
+    spans = [(c.close_min, c.close_max, c) for c in listed if c.close_min is not None and c.close_max is not None]
+    if first.field.name != "CloseTime" or len(spans) != len(listed):
+        yield from _loaded(listed)
+        return
+    descending = first.descending
+    bound = cursor[0] if cursor is not None and isinstance(cursor[0], int) else None
+    if bound is not None:  # rows after the cursor have close <= bound (DESC) or >= bound (ASC)
+        spans = [s for s in spans if (s[0] <= bound if descending else s[1] >= bound)]
+    spans.sort(key=lambda s: -s[1] if descending else s[0])
+    best: list[int] = []  # heap of the page_size + 1 best close times seen after the cursor
+    for close_min, close_max, candidate in spans:
+        if len(best) > page_size:
+            worst = best[0] if descending else -best[0]
+            if (close_max < worst) if descending else (close_min > worst):
+                return  # nothing left can rank above a row already in hand
+        record = candidate.load()
+        if record is None:
+            continue
+        yield record
+        close = record.close_time.ToNanoseconds()
+        # only rows surely after the cursor count (at its own close time, RunId decides)
+        after = bound is None or (close < bound if descending else close > bound)
+        if after and compiled.matches(record):
+            heapq.heappush(best, close if descending else -close)
+            if len(best) > page_size + 1:
+                heapq.heappop(best)
+
+
+def _loaded(listed: Iterable[Candidate]) -> Iterator[VisibilityRecord]:
+    for candidate in listed:
+        record = candidate.load()
+        if record is not None:
+            yield record
 
 
 def _binding(namespace_id: str, compiled: CompiledQuery, types: SearchAttributeTypes) -> str:

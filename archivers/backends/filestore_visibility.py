@@ -2,13 +2,15 @@
 
 Each record is one protojson file ``<dir>/<namespaceID>/<closeTime nanos>_<h(runID)>.visibility``,
 written atomically. A query lists the namespace directory once, narrows the candidates by the
-close time and run id encoded in the file names, and reads only those files.
+close time and run id encoded in the file names, and reads only the files that can be on the page
+(see :mod:`archivers.visibility_query`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.backends.filestore_history import FileModes, validate_dir_uri
@@ -22,10 +24,9 @@ from archivers.interfaces import (
 )
 from archivers.layouts import filestore as layout
 from archivers.query import CompiledQuery
-from archivers.query.paging import CursorValue
 from archivers.store.local_files import atomic_write, ensure_dir, translate_os_error
 from archivers.uri import URI
-from archivers.visibility_query import run_query
+from archivers.visibility_query import Candidate, run_query
 
 
 class FilestoreVisibilityArchiver(VisibilityArchiver):
@@ -50,22 +51,11 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         directory = os.path.join(uri.path, layout.namespace_dirname(request.namespace_id))
-        return run_query(
-            request,
-            search_attribute_types,
-            lambda compiled, cursor, page_size: _candidates(directory, compiled, cursor, page_size),
-        )
+        return run_query(request, search_attribute_types, functools.partial(_candidates, directory))
 
 
-def _candidates(
-    directory: str, compiled: CompiledQuery, cursor: Sequence[CursorValue] | None, page_size: int
-) -> Iterator[VisibilityRecord]:
-    """Read the records that may belong on the page, guided by the names' close times and run hashes.
-
-    When the sort order starts with ``CloseTime``, files are read in that order, those before the
-    cursor are skipped by name, and reading stops once a page (plus one row, to know if there is a
-    next page) is certain: the rest of the directory is never read.
-    """
+def _candidates(directory: str, compiled: CompiledQuery) -> Iterator[Candidate]:
+    """The records whose file names fit the query's close time and run id constraints."""
     constraints = compiled.constraints
     if constraints.is_empty:
         return
@@ -77,7 +67,6 @@ def _candidates(
         return
     except OSError as exc:
         raise translate_os_error(exc, directory) from exc
-    listed: list[tuple[int, str]] = []
     for name in names:
         parsed = layout.parse_visibility_filename(name)
         if parsed is None:
@@ -86,37 +75,10 @@ def _candidates(
         if run_hashes is not None and run_hash not in run_hashes:
             continue
         if constraints.close_time.contains(close_nanos):
-            listed.append((close_nanos, name))
-    first = compiled.sort_order[0]
-    if first.field.name != "CloseTime":
-        for _, name in listed:
-            record = _read(directory, name)
-            if record is not None:
-                yield record
-        return
-    descending = first.descending
-    bound = cursor[0] if cursor is not None else None
-    if isinstance(bound, int):
-        listed = [e for e in listed if (e[0] <= bound if descending else e[0] >= bound)]
-    listed.sort(reverse=descending)
-    needed = page_size + 1
-    stop_after: int | None = None
-    for close_nanos, name in listed:
-        if stop_after is not None and close_nanos != stop_after:
-            return
-        record = _read(directory, name)
-        if record is None:
-            continue
-        yield record
-        # rows at the cursor's own close time may precede the cursor: they do not count
-        if close_nanos != bound and compiled.matches(record):
-            needed -= 1
-            if needed == 0:
-                stop_after = close_nanos
+            yield Candidate(close_nanos, close_nanos, functools.partial(_read, os.path.join(directory, name)))
 
 
-def _read(directory: str, name: str) -> VisibilityRecord | None:
-    path = os.path.join(directory, name)
+def _read(path: str) -> VisibilityRecord | None:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
