@@ -42,9 +42,17 @@ class _BuiltIn:
     requires: str
 
 
+_OBJECTS = "archivers.backends.object_backends"
 _BUILT_INS: dict[str, _BuiltIn] = {
     "file": _BuiltIn("archivers.backends.filestore", "BACKEND", "", ""),
+    "s3": _BuiltIn(_OBJECTS, "S3_BACKEND", "s3", "boto3"),
+    "gs": _BuiltIn(_OBJECTS, "GCS_BACKEND", "gcs", "google.cloud.storage"),
+    "azblob": _BuiltIn(_OBJECTS, "AZURE_BACKEND", "azure", "azure.storage.blob"),
+    "memory": _BuiltIn(_OBJECTS, "MEMORY_BACKEND", "", ""),
 }
+FSSPEC_PREFIX = "fsspec+"
+"""``fsspec+PROTOCOL://...`` selects the fsspec backend with that fsspec protocol."""
+_FSSPEC = _BuiltIn(_OBJECTS, "fsspec_backend", "fsspec", "fsspec")
 
 _lock = threading.Lock()
 _registered: dict[str, Backend] = {}
@@ -97,6 +105,8 @@ def get_backend(scheme_or_uri: str | URI) -> Backend:
             if not isinstance(backend, Backend):
                 raise InvalidArgumentError(f"entry point {ep.value!r} did not provide a Backend")
             return backend
+    if scheme.startswith(FSSPEC_PREFIX) and len(scheme) > len(FSSPEC_PREFIX):
+        return _load_built_in(scheme, _FSSPEC)
     built_in = _BUILT_INS.get(scheme)
     if built_in is None:
         raise UnknownSchemeError(
@@ -130,5 +140,7 @@ def _load_built_in(scheme: str, built_in: _BuiltIn) -> Backend:
         except ImportError as exc:
             raise MissingDependencyError(scheme, built_in.extra, built_in.requires) from exc
     backend = getattr(importlib.import_module(built_in.module), built_in.attribute)
+    if not isinstance(backend, Backend):
+        backend = backend(scheme)  # a factory of per-scheme backends (fsspec+PROTOCOL)
     assert isinstance(backend, Backend)
     return backend

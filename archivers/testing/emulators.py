@@ -60,9 +60,7 @@ __all__ = [
 AZURITE_VERSION = "3.35.0"
 #: Azurite's well-known development account (public, documented by Microsoft; not a secret).
 AZURITE_ACCOUNT_NAME = "devstoreaccount1"
-AZURITE_ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+AZURITE_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 _LOG_TAIL_CHARS = 8000
 
@@ -92,6 +90,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be bound right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def _http_status(url: str, *, method: str = "GET", timeout: float = 2.0) -> int | None:
@@ -210,6 +218,7 @@ class _Emulator:
     def __init__(self, *, host: str, port: int | None, startup_timeout: float) -> None:
         self.host = host
         self.port: int = port or 0
+        self._requested_port = port or 0  # 0: pick a free port at every start()
         self.startup_timeout = startup_timeout
         self.startup_seconds: float | None = None
 
@@ -302,10 +311,14 @@ class _ProcessEmulator(_Emulator):
         self._workdir = tempfile.TemporaryDirectory(prefix=f"{self.name}-")
         self._log_path = self.workdir / "emulator.log"
         try:
+            self.port = self._requested_port
             if not self.port:
                 self.port = free_port(self.host)
+            elif not _port_free(self.host, self.port):
+                # Otherwise the readiness probe could be answered by whatever holds the port.
+                raise EmulatorStartError(f"{self.name}: port {self.host}:{self.port} is already in use")
             self._prepare()
-            command = self._command()
+            command = _with_parent_death_signal(self._command())
             with self._log_path.open("wb") as log_file:
                 self._process = subprocess.Popen(
                     command,
@@ -339,12 +352,11 @@ class _ProcessEmulator(_Emulator):
                     f"{self.name} exited with code {code} while starting: {' '.join(self._command())}",
                     self.log(),
                 )
-            if self._ready():
+            if self._ready() and self._process.poll() is None:
                 return
             if time.monotonic() > deadline:
                 raise EmulatorStartError(
-                    f"{self.name} was not ready within {self.startup_timeout:.0f}s "
-                    f"on {self._endpoint_repr()}",
+                    f"{self.name} was not ready within {self.startup_timeout:.0f}s on {self._endpoint_repr()}",
                     self.log(),
                 )
             time.sleep(0.05)
@@ -359,6 +371,20 @@ class _ProcessEmulator(_Emulator):
         if workdir is not None:
             with contextlib.suppress(OSError):
                 workdir.cleanup()
+
+
+def _with_parent_death_signal(command: list[str]) -> list[str]:
+    """Prefix ``command`` so that Linux sends it SIGTERM if this process dies without stopping it.
+
+    Uses util-linux ``setpriv --pdeathsig`` (the setting survives its ``exec``). Only from the main
+    thread: the signal fires when the *thread* that started the child exits. Elsewhere, unchanged.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return command
+    return [setpriv, "--pdeathsig", "TERM", "--", *command]
 
 
 def _terminate(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
@@ -433,7 +459,7 @@ class MotoS3Server(_Emulator):
                 f"moto's server is not installed: pip install 'moto[s3,server]' ({err})"
             ) from err
         began = time.monotonic()
-        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        server = ThreadedMotoServer(ip_address=self.host, port=self._requested_port, verbose=False)
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -471,6 +497,27 @@ class MotoS3Server(_Emulator):
         with urllib.request.urlopen(request, timeout=10) as response:
             if response.status != 200:
                 raise EmulatorError(f"moto reset answered HTTP {response.status}")
+
+    def client(self) -> Any:
+        """A ``boto3`` S3 client for this server (needs ``pip install boto3``)."""
+        try:
+            import boto3
+        except ImportError as err:
+            raise EmulatorNotInstalledError("boto3 is not installed: pip install boto3") from err
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+        )
+
+    def create_bucket(self, name: str) -> None:
+        """Create bucket ``name`` (in ``region``)."""
+        options: dict[str, Any] = {}
+        if self.region != "us-east-1":
+            options["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        self.client().create_bucket(Bucket=name, **options)
 
     def env(self) -> dict[str, str]:
         """``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_S3``), dummy ``AWS_ACCESS_KEY_ID`` and
@@ -549,28 +596,61 @@ class FakeGcsServer(_ProcessEmulator):
     def _ready(self) -> bool:
         return _http_status(f"{self.endpoint_url}/storage/v1/b?project={self.project}") == 200
 
-    def reset(self) -> None:
-        """Delete every object and bucket through the JSON API (the server has no reset call)."""
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the JSON API (``/storage/v1...``) without an SDK; return the decoded answer."""
         import json
 
-        def call(method: str, path: str) -> Any:
-            req = urllib.request.Request(f"{self.endpoint_url}{path}", method=method)
-            with urllib.request.urlopen(req, timeout=30) as response:
-                body = response.read()
-                return json.loads(body) if body else None
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.endpoint_url}{path}", method=method, data=data)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=30) as response:
+            raw = response.read()
+            return json.loads(raw) if raw else None
 
-        for bucket in (call("GET", f"/storage/v1/b?project={self.project}") or {}).get("items", []):
-            name = urllib.parse.quote(bucket["name"], safe="")
+    def client(self) -> Any:
+        """A ``google.cloud.storage.Client`` with anonymous credentials for this server
+        (needs ``pip install google-cloud-storage``)."""
+        try:
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import storage
+        except ImportError as err:
+            raise EmulatorNotInstalledError(
+                "google-cloud-storage is not installed: pip install google-cloud-storage"
+            ) from err
+        return storage.Client(
+            project=self.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": self.endpoint_url},
+        )
+
+    def create_bucket(self, name: str) -> None:
+        """Create bucket ``name`` through the JSON API."""
+        self._call("POST", f"/storage/v1/b?project={urllib.parse.quote(self.project)}", {"name": name})
+
+    def delete_bucket(self, name: str) -> None:
+        """Delete bucket ``name`` and every object in it (missing bucket: no error)."""
+        quoted = urllib.parse.quote(name, safe="")
+        try:
             token: str | None = None
             while True:
                 query = "?maxResults=1000" + (f"&pageToken={urllib.parse.quote(token)}" if token else "")
-                page = call("GET", f"/storage/v1/b/{name}/o{query}") or {}
+                page = self._call("GET", f"/storage/v1/b/{quoted}/o{query}") or {}
                 for item in page.get("items", []):
-                    call("DELETE", f"/storage/v1/b/{name}/o/{urllib.parse.quote(item['name'], safe='')}")
+                    obj = urllib.parse.quote(item["name"], safe="")
+                    self._call("DELETE", f"/storage/v1/b/{quoted}/o/{obj}")
                 token = page.get("nextPageToken")
                 if not token:
                     break
-            call("DELETE", f"/storage/v1/b/{name}")
+            self._call("DELETE", f"/storage/v1/b/{quoted}")
+        except urllib.error.HTTPError as err:
+            if err.code != 404:
+                raise
+
+    def reset(self) -> None:
+        """Delete every bucket and object (the server has no reset call of its own)."""
+        for bucket in (self._call("GET", f"/storage/v1/b?project={self.project}") or {}).get("items", []):
+            self.delete_bucket(bucket["name"])
 
     def env(self) -> dict[str, str]:
         """``STORAGE_EMULATOR_HOST`` and ``GOOGLE_CLOUD_PROJECT``."""
@@ -652,6 +732,29 @@ class AzuriteBlobServer(_ProcessEmulator):
         # Any HTTP answer (an unauthenticated request gets 403) means the service is listening.
         return _http_status(f"{self.blob_endpoint}?comp=list") is not None
 
+    def service_client(self) -> Any:
+        """An ``azure.storage.blob.BlobServiceClient`` for this server
+        (needs ``pip install azure-storage-blob``)."""
+        try:
+            from azure.storage.blob import BlobServiceClient
+        except ImportError as err:
+            raise EmulatorNotInstalledError(
+                "azure-storage-blob is not installed: pip install azure-storage-blob"
+            ) from err
+        return BlobServiceClient.from_connection_string(self.connection_string)
+
+    def create_container(self, name: str) -> None:
+        """Create container ``name``."""
+        with self.service_client() as service:
+            service.create_container(name)
+
+    def delete_container(self, name: str) -> None:
+        """Delete container ``name`` and its blobs (missing container: no error)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self.service_client() as service, contextlib.suppress(ResourceNotFoundError):
+            service.delete_container(name)
+
     def env(self) -> dict[str, str]:
         """``AZURE_STORAGE_CONNECTION_STRING``."""
         return {"AZURE_STORAGE_CONNECTION_STRING": self.connection_string}
@@ -721,12 +824,11 @@ class TemporalDevServer(_ProcessEmulator):
             self.executable = find_temporal_cli()
         taken = {self.port}
         for attr in ("http_port", "metrics_port"):
-            if not getattr(self, attr):
+            port = free_port(self.host)
+            while port in taken:
                 port = free_port(self.host)
-                while port in taken:
-                    port = free_port(self.host)
-                setattr(self, attr, port)
-            taken.add(getattr(self, attr))
+            setattr(self, attr, port)
+            taken.add(port)
 
     def _command(self) -> list[str]:
         import json
@@ -769,13 +871,9 @@ class TemporalDevServer(_ProcessEmulator):
             "--disable-config-env",
             "--color", "never",
         ]  # fmt: skip
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
-            raise EmulatorError(
-                f"`{' '.join(command)}` exited with {result.returncode}: {result.stderr.strip()}"
-            )
+            raise EmulatorError(f"`{' '.join(command)}` exited with {result.returncode}: {result.stderr.strip()}")
         return result
 
     def _ready(self) -> bool:

@@ -1,0 +1,287 @@
+"""History archiver over any object store, written once for every layout and SDK.
+
+Archive: batches are grouped into parts of about 2 MiB and each part is created with ONE
+conditional put (put-if-absent). Parts are written in order, so the stored parts are always a
+prefix 0..n of the history and are themselves the durable progress: when a part already exists
+(a retry, or a concurrent duplicate) its content tells where to continue, so the happy path costs
+exactly one request per part and no probe. A history is complete once its last part is marked
+last (s3store) or ends with a close event (gcloud); Get only ever serves complete versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from temporalio.api.history.v1 import History
+
+from archivers.backends.history_objects import HistoryObjects, Part, RunIds
+from archivers.codec.protojson import encode_message
+from archivers.errors import ArchiveNotFoundError, InvalidHistoryError, InvalidPageTokenError
+from archivers.history_checks import CheckedBatches
+from archivers.interfaces import (
+    ArchiveHistoryRequest,
+    GetHistoryRequest,
+    GetHistoryResponse,
+    HistoryArchiver,
+)
+from archivers.progress import ArchiveProgress, ProgressRecorder
+from archivers.store.base import ObjectStore
+from archivers.tokens import decode_token, encode_token
+from archivers.uri import URI
+
+TARGET_PART_BYTES = 2 * 1024 * 1024
+"""Temporal's history blob size: a part is closed once its batches' protojson reaches it."""
+
+TOKEN_KIND = "history"
+
+StoreProvider = Callable[[URI], ObjectStore]
+"""Returns the (cached) store for a URI's bucket."""
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What is stored for one version: its part indexes in order."""
+
+    version: int
+    indexes: list[int]
+
+
+class ObjectHistoryArchiver(HistoryArchiver):
+    """``HistoryArchiver`` over an :class:`ObjectStore`; see the module docstring."""
+
+    def __init__(
+        self,
+        stores: StoreProvider,
+        objects: HistoryObjects,
+        uri_check: Callable[[URI], None],
+        bucket_check: Callable[[URI], None] | None = None,
+    ) -> None:
+        self._stores = stores
+        self._objects = objects
+        self._uri_check = uri_check
+        self._bucket_check = bucket_check
+
+    def check_uri(self, uri: URI) -> None:
+        """The layout's URI rules (no I/O)."""
+        self._uri_check(uri)
+
+    def validate_uri(self, uri: URI | str) -> None:
+        """The URI rules, then one request confirming the bucket exists and is reachable."""
+        parsed = uri if isinstance(uri, URI) else URI.parse(uri)
+        self.check_uri(parsed)
+        self._stores(parsed).check_bucket()
+
+    # -- archive ---------------------------------------------------------------------------
+
+    def _archive(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[History],
+        progress: ProgressRecorder | None,
+    ) -> None:
+        store = self._stores(uri)
+        ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        pending = iter(batches)
+        first = next(pending, None)
+        if first is None:
+            return  # the history is already gone
+        if first.events and first.events[0].event_id == 1:
+            index, resume_after = 0, 0  # optimistic: no probe on the happy path
+        else:
+            state = self._progress(uri, request)
+            if state.complete:
+                _notify(progress, state)
+                return
+            resume_after = state.last_event_id
+            index = self._next_index(store, uri, ids, request.close_failover_version)
+        writer = _PartWriter(store, self._objects, uri, ids, request, index, progress)
+        writer.write(CheckedBatches(request, _chain(first, pending), resume_after))
+
+    def _next_index(self, store: ObjectStore, uri: URI, ids: RunIds, version: int) -> int:
+        stored = self._versions(store, uri, ids).get(version)
+        return stored.indexes[-1] + 1 if stored else 0
+
+    # -- progress --------------------------------------------------------------------------
+
+    def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
+        store = self._stores(uri)
+        ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        stored = self._versions(store, uri, ids).get(request.close_failover_version)
+        if stored is None:
+            return ArchiveProgress()
+        part = self._read_part(store, uri, ids, stored.version, stored.indexes[-1])
+        return ArchiveProgress(part.last_event_id, complete=part.is_last)
+
+    # -- get -------------------------------------------------------------------------------
+
+    def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
+        store = self._stores(uri)
+        ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
+        cache: dict[int, Part] = {}
+        if request.next_page_token:
+            version, first_index, last_index, index, offset = _parse_state(
+                decode_token(request.next_page_token, TOKEN_KIND, binding)
+            )
+        else:
+            version, first_index, last_index, cache = self._complete_version(store, uri, ids, request)
+            index, offset = first_index, 0
+        batches: list[History] = []
+        events = 0
+        page_size = request.effective_page_size
+        token_given = bool(request.next_page_token)
+        while events < page_size and index <= last_index:
+            part = cache.get(index) or self._read_part(store, uri, ids, version, index, token_given=token_given)
+            for batch in part.batches[offset:]:
+                batches.append(batch)
+                events += len(batch.events)
+                offset += 1
+                if events >= page_size:
+                    break
+            if offset >= len(part.batches):
+                index, offset = index + 1, 0
+        token = b""
+        if index <= last_index:
+            token = encode_token(TOKEN_KIND, binding, [version, first_index, last_index, index, offset])
+        return GetHistoryResponse(batches, token)
+
+    def _complete_version(
+        self, store: ObjectStore, uri: URI, ids: RunIds, request: GetHistoryRequest
+    ) -> tuple[int, int, int, dict[int, Part]]:
+        """The requested (or highest) version whose last part says the history is complete."""
+        versions = self._versions(store, uri, ids)
+        if request.close_failover_version is not None:
+            candidates = [request.close_failover_version] if request.close_failover_version in versions else []
+        else:
+            candidates = sorted(versions, reverse=True)
+        for version in candidates:
+            indexes = versions[version].indexes
+            last = self._read_part(store, uri, ids, version, indexes[-1])
+            if last.is_last and indexes == list(range(indexes[0], indexes[-1] + 1)):
+                return version, indexes[0], indexes[-1], {indexes[-1]: last}
+        raise ArchiveNotFoundError(
+            f"archived history not found: workflow {request.workflow_id!r} run {request.run_id!r}"
+            + (f" at close failover version {request.close_failover_version}" if candidates else "")
+        )
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _versions(self, store: ObjectStore, uri: URI, ids: RunIds) -> dict[int, _Stored]:
+        """Every stored version of the run and its part indexes, from one listing (all pages)."""
+        found: dict[int, list[int]] = {}
+        for page in store.list_all(self._objects.list_prefix(uri, ids)):
+            for info in page.objects:
+                parsed = self._objects.parse_key(uri, ids, info.key)
+                if parsed is not None:
+                    found.setdefault(parsed[0], []).append(parsed[1])
+        return {version: _Stored(version, sorted(indexes)) for version, indexes in found.items()}
+
+    def _read_part(
+        self, store: ObjectStore, uri: URI, ids: RunIds, version: int, index: int, *, token_given: bool = False
+    ) -> Part:
+        key = self._objects.part_key(uri, ids, version, index)
+        try:
+            data = store.get(key)
+        except ArchiveNotFoundError:
+            if token_given:
+                raise InvalidPageTokenError(f"invalid next page token: part {index} does not exist") from None
+            raise
+        return self._objects.decode_part(data, f"{store.bucket}/{key}")
+
+
+class _PartWriter:
+    """Groups checked batches into parts and creates each with one conditional put."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        objects: HistoryObjects,
+        uri: URI,
+        ids: RunIds,
+        request: ArchiveHistoryRequest,
+        index: int,
+        progress: ProgressRecorder | None,
+    ) -> None:
+        self._store, self._objects, self._uri, self._ids = store, objects, uri, ids
+        self._request = request
+        self._index = index
+        self._progress = progress
+        self._durable_through = 0  # events up to here are stored (by us or by someone else)
+
+    def write(self, checked: CheckedBatches) -> None:
+        """Write every part; the last one only after the whole history passed the checks."""
+        batches: list[History] = []
+        encoded: list[bytes] = []
+        size = 0
+        for batch in checked:
+            if size >= TARGET_PART_BYTES:
+                if self._flush(batches, encoded, is_last=False):
+                    return
+                batches, encoded = self._carry(batches, encoded)
+                size = sum(map(len, encoded))
+            if self._durable(batch):
+                continue
+            data = encode_message(batch)
+            batches.append(batch)
+            encoded.append(data)
+            size += len(data)
+        while batches:
+            if self._flush(batches, encoded, is_last=True):
+                return
+            batches, encoded = self._carry(batches, encoded)
+
+    def _durable(self, batch: History) -> bool:
+        """Whether ``batch`` is already stored; a batch cut by a stored part's end is an error."""
+        first, last = batch.events[0].event_id, batch.events[-1].event_id
+        if last <= self._durable_through:
+            return True
+        if first <= self._durable_through:
+            raise InvalidHistoryError(
+                f"batch of events {first}..{last} straddles the end of an already stored part "
+                f"({self._durable_through}); batches must keep their boundaries between attempts"
+            )
+        return False
+
+    def _carry(self, batches: list[History], encoded: list[bytes]) -> tuple[list[History], list[bytes]]:
+        """The batches of a flushed part that a shorter, already stored part did not cover."""
+        kept = [(b, e) for b, e in zip(batches, encoded, strict=True) if not self._durable(b)]
+        return [b for b, _ in kept], [e for _, e in kept]
+
+    def _flush(self, batches: list[History], encoded: list[bytes], *, is_last: bool) -> bool:
+        """Create the next part; return True if the stored history is complete."""
+        key = self._objects.part_key(self._uri, self._ids, self._request.close_failover_version, self._index)
+        data = self._objects.encode_part(self._request, encoded, batches, is_last)
+        last_event_id = batches[-1].events[-1].event_id
+        if self._store.put_if_absent(key, data):
+            complete = is_last
+        else:  # stored by an earlier attempt or a concurrent duplicate: continue after it
+            existing = self._objects.decode_part(self._store.get(key), f"{self._store.bucket}/{key}")
+            last_event_id, complete = existing.last_event_id, existing.is_last
+        self._index += 1
+        self._durable_through = last_event_id
+        _notify(self._progress, ArchiveProgress(last_event_id, complete=complete))
+        return complete
+
+
+def _chain(first: History, rest: Iterator[History]) -> Iterator[History]:
+    yield first
+    yield from rest
+
+
+def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
+    if progress is not None:
+        progress.record(value)
+
+
+def _parse_state(state: object) -> tuple[int, int, int, int, int]:
+    if (
+        not isinstance(state, list)
+        or len(state) != 5
+        or not all(type(v) is int for v in state)
+        or not state[1] <= state[3] <= state[2]
+        or state[4] < 0
+    ):
+        raise InvalidPageTokenError("invalid next page token: bad history position")
+    return state[0], state[1], state[2], state[3], state[4]
