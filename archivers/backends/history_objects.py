@@ -9,13 +9,16 @@ known to be complete when its last part ends with a workflow close event.
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
 
-from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlob, HistoryBlobHeader
-from archivers.codec.protojson import decode_histories, decode_message, encode_message
+from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeader
+from archivers.codec.protojson import dict_to_message, encode_message
+from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.layouts import gcloud, s3store
 from archivers.uri import URI
@@ -43,18 +46,30 @@ class RunIds:
 
 @dataclass(frozen=True)
 class Part:
-    """A decoded history part: its batches and whether it ends the history."""
+    """A stored history part, parsed as JSON; batches become protobuf only when asked for.
 
-    batches: list[History]
+    ``last_event_id`` is the id of its last event and ``is_last`` whether it ends the history.
+    """
+
+    raw_batches: list[Any]
     is_last: bool
+    last_event_id: int
+    source: str
+    strict: bool
+
+    def __len__(self) -> int:
+        return len(self.raw_batches)
+
+    def batch(self, index: int) -> History:
+        """Batch ``index`` as a ``History``; :class:`CorruptArchiveError` naming the part if invalid."""
+        return dict_to_message(
+            self.raw_batches[index], History, source=self.source, ignore_unknown_fields=not self.strict
+        )
 
     @property
-    def last_event_id(self) -> int:
-        """Id of the part's last event (0 for an empty part)."""
-        for batch in reversed(self.batches):
-            if batch.events:
-                return batch.events[-1].event_id
-        return 0
+    def batches(self) -> list[History]:
+        """Every batch (decodes them all)."""
+        return [self.batch(i) for i in range(len(self))]
 
 
 class HistoryObjects(abc.ABC):
@@ -125,9 +140,17 @@ class S3Blobs(HistoryObjects):
         return b'{"header":' + encode_message(header) + b',"body":[' + b",".join(encoded_batches) + b"]}"
 
     def decode_part(self, data: bytes, source: str) -> Part:
-        """Decode a ``HistoryBlob``; unknown fields are an error, as in Temporal's reader."""
-        blob = decode_message(data, HistoryBlob, source=source)
-        return Part(list(blob.body), blob.header.is_last)
+        """Parse a ``HistoryBlob``; unknown fields are an error, as in Temporal's reader."""
+        parsed = _json(data, source)
+        if not isinstance(parsed, dict) or not set(parsed) <= {"header", "body"}:
+            raise CorruptArchiveError(f"{source}: not a HistoryBlob (expected header and body)")
+        header = dict_to_message(
+            parsed.get("header", {}), HistoryBlobHeader, source=source, ignore_unknown_fields=False
+        )
+        body = parsed.get("body", [])
+        if not isinstance(body, list):
+            raise CorruptArchiveError(f"{source}: HistoryBlob body is not a list")
+        return Part(body, header.is_last, header.last_event_id, source, strict=True)
 
 
 class GcloudParts(HistoryObjects):
@@ -153,7 +176,21 @@ class GcloudParts(HistoryObjects):
         return b"[" + b",".join(encoded_batches) + b"]"
 
     def decode_part(self, data: bytes, source: str) -> Part:
-        """Decode a JSON array of batches; complete if its last event closes the workflow."""
-        batches = decode_histories(data, source=source)
-        last_events = [b.events[-1] for b in batches if b.events]
-        return Part(batches, bool(last_events) and last_events[-1].event_type in CLOSE_EVENT_TYPES)
+        """Parse a JSON array of batches; complete if its last event closes the workflow."""
+        parsed = _json(data, source)
+        if not isinstance(parsed, list):
+            raise CorruptArchiveError(f"{source}: expected a JSON array of event batches")
+        part = Part(parsed, False, 0, source, strict=False)
+        for index in reversed(range(len(part))):
+            events = part.batch(index).events
+            if events:
+                last = events[-1]
+                return Part(parsed, last.event_type in CLOSE_EVENT_TYPES, last.event_id, source, strict=False)
+        return part
+
+
+def _json(data: bytes, source: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptArchiveError(f"{source}: not valid JSON: {exc}") from exc

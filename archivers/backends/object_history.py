@@ -10,6 +10,8 @@ last (s3store) or ends with a close event (gcloud); Get only ever serves complet
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -134,13 +136,14 @@ class ObjectHistoryArchiver(HistoryArchiver):
         token_given = bool(request.next_page_token)
         while events < page_size and index <= last_index:
             part = cache.get(index) or self._read_part(store, uri, ids, version, index, token_given=token_given)
-            for batch in part.batches[offset:]:
+            if offset > len(part):
+                raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
+            while offset < len(part) and events < page_size:
+                batch = part.batch(offset)
                 batches.append(batch)
                 events += len(batch.events)
                 offset += 1
-                if events >= page_size:
-                    break
-            if offset >= len(part.batches):
+            if offset >= len(part):
                 index, offset = index + 1, 0
         token = b""
         if index <= last_index:
@@ -182,13 +185,19 @@ class ObjectHistoryArchiver(HistoryArchiver):
         self, store: ObjectStore, uri: URI, ids: RunIds, version: int, index: int, *, token_given: bool = False
     ) -> Part:
         key = self._objects.part_key(uri, ids, version, index)
+        source = f"{store.bucket}/{key}"
+        cached = _PARTS.get(source)
+        if cached is not None:
+            return cached
         try:
             data = store.get(key)
         except ArchiveNotFoundError:
             if token_given:
                 raise InvalidPageTokenError(f"invalid next page token: part {index} does not exist") from None
             raise
-        return self._objects.decode_part(data, f"{store.bucket}/{key}")
+        part = self._objects.decode_part(data, source)
+        _PARTS.put(source, part)
+        return part
 
 
 class _PartWriter:
@@ -263,6 +272,35 @@ class _PartWriter:
         self._durable_through = last_event_id
         _notify(self._progress, ArchiveProgress(last_event_id, complete=complete))
         return complete
+
+
+class _PartCache:
+    """The most recently read parts, so consecutive pages do not fetch and parse a part again.
+
+    Parts are created once and never rewritten (conditional create), so a cached part stays valid.
+    """
+
+    def __init__(self, capacity: int = 8) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._parts: OrderedDict[str, Part] = OrderedDict()
+
+    def get(self, source: str) -> Part | None:
+        with self._lock:
+            part = self._parts.get(source)
+            if part is not None:
+                self._parts.move_to_end(source)
+            return part
+
+    def put(self, source: str, part: Part) -> None:
+        with self._lock:
+            self._parts[source] = part
+            self._parts.move_to_end(source)
+            while len(self._parts) > self._capacity:
+                self._parts.popitem(last=False)
+
+
+_PARTS = _PartCache()
 
 
 def _chain(first: History, rest: Iterator[History]) -> Iterator[History]:

@@ -270,6 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Proxies each request on one client connection (HTTP/1.1 keep-alive)."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small header/body writes must not wait for delayed ACKs (40 ms)
     server: _Server
     _current: tuple[str, str, str, FaultKind | None] = ("", "", "", None)  # method, path, query, fault
     _noted: bool = True  # whether the current request is logged
