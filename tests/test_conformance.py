@@ -4,9 +4,11 @@ Azure (Azurite) and fsspec (memory filesystem)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 
 from archivers.testing.conformance import ArchiverConformance
@@ -44,5 +46,9 @@ class TestAzure(ArchiverConformance):
 
 class TestFsspecMemory(ArchiverConformance):
     @pytest.fixture
-    def archive_uri(self) -> str:
-        return f"fsspec+memory://bucket-{uuid.uuid4().hex}/archive"
+    def archive_uri(self) -> Iterator[str]:
+        filesystem = fsspec.filesystem("memory")
+        root = f"/bucket-{uuid.uuid4().hex}/archive"
+        filesystem.makedirs(root, exist_ok=True)
+        yield f"fsspec+memory:/{root}"  # fsspec+memory://bucket-.../archive
+        filesystem.rm(root.split("/archive")[0], recursive=True)

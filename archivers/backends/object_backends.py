@@ -14,6 +14,7 @@ configuration), and shared by the history and visibility archivers of the backen
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import threading
 from collections.abc import Callable, Mapping
@@ -31,16 +32,16 @@ StoreFactory = Callable[[URI, Mapping[str, Any]], ObjectStore]
 
 
 class StoreCache:
-    """One store per bucket (URI host) for one scheme's settings; thread-safe."""
+    """One store per bucket (URI host; for fsspec, per root) for one scheme's settings; thread-safe."""
 
     def __init__(self, factory: StoreFactory, settings: Mapping[str, Any]) -> None:
         self._factory = factory
         self._settings = dict(settings)
         self._lock = threading.Lock()
-        self._stores: dict[tuple[str, str], ObjectStore] = {}
+        self._stores: dict[tuple[str, str, str], ObjectStore] = {}
 
     def __call__(self, uri: URI) -> ObjectStore:
-        key = (uri.scheme, uri.host)
+        key = (uri.scheme, uri.host, uri.path if uri.scheme.startswith("fsspec+") else "")
         with self._lock:
             store = self._stores.get(key)
             if store is None:
@@ -85,16 +86,21 @@ def object_backend(
     history: HistoryObjects,
     visibility: VisibilityIndex,
     uri_check: Callable[[URI], None],
+    key_space: Callable[[URI], URI] = lambda uri: uri,
 ) -> Backend:
-    """A :class:`Backend` whose archivers share one :class:`StoreCache` per settings mapping."""
+    """A :class:`Backend` whose archivers share one :class:`StoreCache` per settings mapping.
+
+    ``key_space`` gives the URI whose path the layout puts in front of every key (by default the
+    URI itself: ``s3://bucket/prefix`` keys start with ``prefix/``).
+    """
 
     def stores(config: BackendConfig) -> StoreCache:
         return StoreCache(factory, config)
 
     return Backend(
         scheme=scheme,
-        history=lambda config: ObjectHistoryArchiver(stores(config), history, uri_check),
-        visibility=lambda config: ObjectVisibilityArchiver(stores(config), visibility, uri_check),
+        history=lambda config: ObjectHistoryArchiver(stores(config), history, uri_check, key_space),
+        visibility=lambda config: ObjectVisibilityArchiver(stores(config), visibility, uri_check, key_space),
     )
 
 
@@ -117,7 +123,15 @@ MEMORY_BACKEND = object_backend(
 
 
 def fsspec_backend(scheme: str) -> Backend:
-    """The backend of one ``fsspec+PROTOCOL`` scheme."""
+    """The backend of one ``fsspec+PROTOCOL`` scheme.
+
+    The fsspec store is rooted at the URI's location already, so keys carry no further prefix.
+    """
     return object_backend(
-        scheme, _lazy("archivers.store.fsspec_store", "fsspec_store"), S3Blobs(), S3Index(), _fsspec_uri
+        scheme,
+        _lazy("archivers.store.fsspec_store", "fsspec_store"),
+        S3Blobs(),
+        S3Index(),
+        _fsspec_uri,
+        key_space=lambda uri: dataclasses.replace(uri, path=""),
     )

@@ -57,11 +57,13 @@ class ObjectHistoryArchiver(HistoryArchiver):
         stores: StoreProvider,
         objects: HistoryObjects,
         uri_check: Callable[[URI], None],
+        key_space: Callable[[URI], URI] = lambda uri: uri,
         bucket_check: Callable[[URI], None] | None = None,
     ) -> None:
         self._stores = stores
         self._objects = objects
         self._uri_check = uri_check
+        self._key_space = key_space  # the URI whose path the layout prefixes keys with
         self._bucket_check = bucket_check
 
     def check_uri(self, uri: URI) -> None:
@@ -84,6 +86,7 @@ class ObjectHistoryArchiver(HistoryArchiver):
         progress: ProgressRecorder | None,
     ) -> None:
         store = self._stores(uri)
+        keys = self._key_space(uri)
         ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
         pending = iter(batches)
         first = next(pending, None)
@@ -97,8 +100,8 @@ class ObjectHistoryArchiver(HistoryArchiver):
                 _notify(progress, state)
                 return
             resume_after = state.last_event_id
-            index = self._next_index(store, uri, ids, request.close_failover_version)
-        writer = _PartWriter(store, self._objects, uri, ids, request, index, progress)
+            index = self._next_index(store, keys, ids, request.close_failover_version)
+        writer = _PartWriter(store, self._objects, keys, ids, request, index, progress)
         writer.write(CheckedBatches(request, _chain(first, pending), resume_after))
 
     def _next_index(self, store: ObjectStore, uri: URI, ids: RunIds, version: int) -> int:
@@ -109,6 +112,7 @@ class ObjectHistoryArchiver(HistoryArchiver):
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         store = self._stores(uri)
+        uri = self._key_space(uri)
         ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
         stored = self._versions(store, uri, ids).get(request.close_failover_version)
         if stored is None:
@@ -120,6 +124,7 @@ class ObjectHistoryArchiver(HistoryArchiver):
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         store = self._stores(uri)
+        uri = self._key_space(uri)
         ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}

@@ -144,10 +144,12 @@ class ObjectVisibilityArchiver(VisibilityArchiver):
         stores: StoreProvider,
         index: VisibilityIndex,
         uri_check: Callable[[URI], None],
+        key_space: Callable[[URI], URI] = lambda uri: uri,
     ) -> None:
         self._stores = stores
         self._index = index
         self._uri_check = uri_check
+        self._key_space = key_space  # the URI whose path the layout prefixes keys with
 
     def check_uri(self, uri: URI) -> None:
         """The layout's URI rules (no I/O)."""
@@ -161,6 +163,7 @@ class ObjectVisibilityArchiver(VisibilityArchiver):
 
     def _archive(self, uri: URI, record: VisibilityRecord) -> None:
         store = self._stores(uri)
+        uri = self._key_space(uri)
         data = encode_message(record)
         for key in self._index.keys(uri, record):
             store.put(key, data)
@@ -169,6 +172,7 @@ class ObjectVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         store = self._stores(uri)
+        uri = self._key_space(uri)
         return run_query(
             request,
             search_attribute_types,

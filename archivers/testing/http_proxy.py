@@ -94,9 +94,9 @@ _BUFSIZE = 64 * 1024
 _MAX_LINE = 65536
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Fault:
-    """A rule that makes the proxy misbehave on some requests.
+    """A rule that makes the proxy misbehave on some requests (compared and hashed by identity).
 
     ``kind``:
 
