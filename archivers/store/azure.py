@@ -51,6 +51,7 @@ from archivers.errors import (
     TransientError,
 )
 from archivers.store.base import ListPage, ObjectInfo, ObjectNotFoundError, ObjectStore
+from archivers.store.settings import positive_setting
 from archivers.uri import URI
 
 __all__ = ["AzureBlobStore", "azure_store", "decode_key", "encode_key", "translate_error"]
@@ -245,11 +246,13 @@ def azure_store(uri: URI, settings: Mapping[str, Any]) -> AzureBlobStore:
     container = uri.host
     if not container:
         raise InvalidArgumentError(f"Azure URI {uri} has no container (expected azblob://container/prefix)")
-    attempts = int(_positive(settings, "maxAttempts", DEFAULT_MAX_ATTEMPTS, integer=True))
+    attempts = int(positive_setting(settings, "maxAttempts", DEFAULT_MAX_ATTEMPTS, store="Azure", integer=True))
     options: dict[str, Any] = {
         "retry_policy": ExponentialRetry(retry_total=attempts - 1),
-        "connection_timeout": _positive(settings, "connectionTimeout", DEFAULT_CONNECTION_TIMEOUT),
-        "read_timeout": _positive(settings, "readTimeout", DEFAULT_READ_TIMEOUT),
+        "connection_timeout": positive_setting(
+            settings, "connectionTimeout", DEFAULT_CONNECTION_TIMEOUT, store="Azure"
+        ),
+        "read_timeout": positive_setting(settings, "readTimeout", DEFAULT_READ_TIMEOUT, store="Azure"),
     }
     if settings.get("apiVersion"):
         options["api_version"] = str(settings["apiVersion"])
@@ -282,12 +285,3 @@ def azure_store(uri: URI, settings: Mapping[str, Any]) -> AzureBlobStore:
         f"no Azure account configured for container {container!r}: set the connectionString or accountUrl "
         f"setting, or {CONNECTION_STRING_ENV} or {ACCOUNT_URL_ENV}"
     )
-
-
-def _positive(settings: Mapping[str, Any], name: str, default: float, *, integer: bool = False) -> float:
-    """Setting ``name`` (or ``default``) checked to be a positive number, a whole one if ``integer``."""
-    value = settings.get(name, default)
-    kind = "a positive integer" if integer else "a positive number"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (integer and value % 1):
-        raise InvalidArgumentError(f"Azure setting {name!r} must be {kind}, not {value!r}")
-    return float(value)

@@ -34,6 +34,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY, ConditionalRetryPolicy, is
 
 from archivers.errors import ArchiverError, InvalidArgumentError, StoreConfigurationError, TransientError
 from archivers.store.base import ListPage, ObjectInfo, ObjectNotFoundError, ObjectStore
+from archivers.store.settings import positive_setting
 from archivers.uri import URI
 
 __all__ = ["GcsStore", "gcs_store", "translate_error"]
@@ -239,9 +240,11 @@ def gcs_store(uri: URI, settings: Mapping[str, Any]) -> GcsStore:
     bucket = uri.host
     if not bucket:
         raise InvalidArgumentError(f"GCS URI {uri} has no bucket (expected gs://bucket/path)")
-    timeout = _positive(settings, "timeout", DEFAULT_TIMEOUT)
-    deadline = _positive(settings, "retryDeadline", DEFAULT_RETRY_DEADLINE)
-    attempts = _positive(settings, "maxAttempts", float("inf"))  # unbounded count: only the deadline counts
+    timeout = positive_setting(settings, "timeout", DEFAULT_TIMEOUT, store="GCS")
+    deadline = positive_setting(settings, "retryDeadline", DEFAULT_RETRY_DEADLINE, store="GCS")
+    attempts = positive_setting(
+        settings, "maxAttempts", float("inf"), store="GCS"
+    )  # unbounded count: only the deadline counts
     retry = None if attempts <= 1 else DEFAULT_RETRY.with_deadline(deadline)
     project = settings.get("project")
     credentials_path = settings.get("credentialsPath")
@@ -254,11 +257,3 @@ def gcs_store(uri: URI, settings: Mapping[str, Any]) -> GcsStore:
         detail = f" (credentialsPath {credentials_path})" if credentials_path else ""
         raise StoreConfigurationError(f"cannot create a GCS client for bucket {bucket!r}{detail}: {exc}") from exc
     return GcsStore(client, bucket, timeout=timeout, retry=retry)
-
-
-def _positive(settings: Mapping[str, Any], name: str, default: float) -> float:
-    """Setting ``name`` (or ``default``) checked to be a positive number."""
-    value = settings.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise InvalidArgumentError(f"GCS setting {name!r} must be a positive number, not {value!r}")
-    return float(value)

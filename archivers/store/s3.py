@@ -42,6 +42,7 @@ from botocore.exceptions import (
 
 from archivers.errors import ArchiverError, InvalidArgumentError, StoreConfigurationError, TransientError
 from archivers.store.base import ListPage, ObjectInfo, ObjectNotFoundError, ObjectStore
+from archivers.store.settings import positive_setting
 from archivers.uri import URI
 
 __all__ = ["S3Store", "client_config", "s3_store", "translate_error"]
@@ -149,10 +150,10 @@ def client_config(settings: Mapping[str, Any]) -> tuple[Config, dict[str, Any]]:
         raise InvalidArgumentError(f"s3 setting retryMode must be one of {RETRY_MODES}, not {retries['mode']!r}")
     options: dict[str, Any] = {"retries": retries}
     if settings.get("maxAttempts") is not None:
-        retries["total_max_attempts"] = _number(settings, "maxAttempts", int, minimum=1)
+        retries["total_max_attempts"] = int(positive_setting(settings, "maxAttempts", 1, store="s3", integer=True))
     for name, option in (("connectTimeout", "connect_timeout"), ("readTimeout", "read_timeout")):
         if settings.get(name) is not None:
-            options[option] = _number(settings, name, float, minimum=0.001)
+            options[option] = positive_setting(settings, name, None, store="s3")
     if settings.get("s3ForcePathStyle"):
         options["s3"] = {"addressing_style": "path"}
     kwargs: dict[str, Any] = {}
@@ -163,19 +164,6 @@ def client_config(settings: Mapping[str, Any]) -> tuple[Config, dict[str, Any]]:
         endpoint = str(endpoint)
         kwargs["endpoint_url"] = endpoint if "://" in endpoint else f"https://{endpoint}"
     return Config(**options), kwargs
-
-
-def _number(settings: Mapping[str, Any], name: str, kind: type[T], *, minimum: float) -> T:
-    value = settings[name]
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = kind(value)  # type: ignore[call-arg]
-        if number < minimum or (kind is int and number != float(value)):  # type: ignore[operator]
-            raise ValueError
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(f"s3 setting {name} must be a number >= {minimum}, not {value!r}") from None
-    return number
 
 
 class S3Store(ObjectStore):
