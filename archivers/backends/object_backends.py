@@ -67,7 +67,7 @@ def _bucket_uri(scheme: str, what: str, *, path_required: bool = False) -> Calla
             raise InvalidURIError(f"URI scheme {uri.scheme!r} does not match {scheme!r}")
         if not uri.host:
             raise InvalidURIError(f"URI {uri} names no {what}: expected {example}")
-        if path_required and uri.path in ("", "/"):
+        if path_required and not uri.path:  # as Temporal's gcloud: "gs://bucket/" is valid
             raise InvalidURIError(f"URI {uri} needs a path after the {what}: expected {example}")
 
     return check

@@ -19,7 +19,7 @@ from temporalio.api.history.v1 import History
 
 from archivers.backends.history_objects import HistoryObjects, Part, RunIds
 from archivers.codec.protojson import encode_message
-from archivers.errors import ArchiveNotFoundError, InvalidHistoryError, InvalidPageTokenError
+from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -129,12 +129,12 @@ class ObjectHistoryArchiver(HistoryArchiver):
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}
         if request.next_page_token:
-            version, first_index, last_index, index, offset = _parse_state(
+            version, first_index, last_index, index, offset, expected = _parse_state(
                 decode_token(request.next_page_token, TOKEN_KIND, binding)
             )
         else:
             version, first_index, last_index, cache = self._complete_version(store, uri, ids, request)
-            index, offset = first_index, 0
+            index, offset, expected = first_index, 0, 1
         batches: list[History] = []
         events = 0
         page_size = request.effective_page_size
@@ -145,6 +145,7 @@ class ObjectHistoryArchiver(HistoryArchiver):
                 raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
             while offset < len(part) and events < page_size:
                 batch = part.batch(offset)
+                expected = _check_continues(batch, expected, part.source)
                 batches.append(batch)
                 events += len(batch.events)
                 offset += 1
@@ -152,7 +153,7 @@ class ObjectHistoryArchiver(HistoryArchiver):
                 index, offset = index + 1, 0
         token = b""
         if index <= last_index:
-            token = encode_token(TOKEN_KIND, binding, [version, first_index, last_index, index, offset])
+            token = encode_token(TOKEN_KIND, binding, [version, first_index, last_index, index, offset, expected])
         return GetHistoryResponse(batches, token)
 
     def _complete_version(
@@ -171,7 +172,11 @@ class ObjectHistoryArchiver(HistoryArchiver):
                 return version, indexes[0], indexes[-1], {indexes[-1]: last}
         raise ArchiveNotFoundError(
             f"archived history not found: workflow {request.workflow_id!r} run {request.run_id!r}"
-            + (f" at close failover version {request.close_failover_version}" if candidates else "")
+            + (
+                f" at close failover version {request.close_failover_version}"
+                if request.close_failover_version is not None
+                else ""
+            )
         )
 
     # -- shared ----------------------------------------------------------------------------
@@ -318,13 +323,29 @@ def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
         progress.record(value)
 
 
-def _parse_state(state: object) -> tuple[int, int, int, int, int]:
+def _parse_state(state: object) -> tuple[int, int, int, int, int, int]:
     if (
         not isinstance(state, list)
-        or len(state) != 5
+        or len(state) != 6
         or not all(type(v) is int for v in state)
         or not state[1] <= state[3] <= state[2]
         or state[4] < 0
+        or state[5] < 1
     ):
         raise InvalidPageTokenError("invalid next page token: bad history position")
-    return state[0], state[1], state[2], state[3], state[4]
+    return state[0], state[1], state[2], state[3], state[4], state[5]
+
+
+def _check_continues(batch: History, expected: int, source: str) -> int:
+    """The event id after ``batch``, if its events continue the history at ``expected``.
+
+    A stored history that starts later than event 1 or skips events (parts lost or written by
+    upstream's multi-part bug) raises :class:`CorruptArchiveError` instead of being served.
+    """
+    for event in batch.events:
+        if event.event_id != expected:
+            raise CorruptArchiveError(
+                f"{source}: archived history is incomplete: expected event {expected}, found event {event.event_id}"
+            )
+        expected += 1
+    return expected
