@@ -99,8 +99,8 @@ def object_backend(
 
     return Backend(
         scheme=scheme,
-        history=lambda config: ObjectHistoryArchiver(stores(config), history, uri_check, key_space),
-        visibility=lambda config: ObjectVisibilityArchiver(stores(config), visibility, uri_check, key_space),
+        history=lambda config: ObjectHistoryArchiver(stores(config), history, uri_check, key_space=key_space),
+        visibility=lambda config: ObjectVisibilityArchiver(stores(config), visibility, uri_check, key_space=key_space),
     )
 
 

@@ -58,13 +58,12 @@ class ObjectHistoryArchiver(HistoryArchiver):
         objects: HistoryObjects,
         uri_check: Callable[[URI], None],
         key_space: Callable[[URI], URI] = lambda uri: uri,
-        bucket_check: Callable[[URI], None] | None = None,
     ) -> None:
         self._stores = stores
         self._objects = objects
         self._uri_check = uri_check
         self._key_space = key_space  # the URI whose path the layout prefixes keys with
-        self._bucket_check = bucket_check
+        self._parts = _PartCache()
 
     def check_uri(self, uri: URI) -> None:
         """The layout's URI rules (no I/O)."""
@@ -196,7 +195,8 @@ class ObjectHistoryArchiver(HistoryArchiver):
     ) -> Part:
         key = self._objects.part_key(uri, ids, version, index)
         source = f"{store.bucket}/{key}"
-        cached = _PARTS.get(source)
+        cache_key = f"{id(store)}:{key}"  # the store cache keeps each store alive, so its id is stable
+        cached = self._parts.get(cache_key)
         if cached is not None:
             return cached
         try:
@@ -206,7 +206,7 @@ class ObjectHistoryArchiver(HistoryArchiver):
                 raise InvalidPageTokenError(f"invalid next page token: part {index} does not exist") from None
             raise
         part = self._objects.decode_part(data, source)
-        _PARTS.put(source, part)
+        self._parts.put(cache_key, part)
         return part
 
 
@@ -308,9 +308,6 @@ class _PartCache:
             self._parts.move_to_end(source)
             while len(self._parts) > self._capacity:
                 self._parts.popitem(last=False)
-
-
-_PARTS = _PartCache()
 
 
 def _chain(first: History, rest: Iterator[History]) -> Iterator[History]:
