@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -94,8 +95,17 @@ def object_backend(
     URI itself: ``s3://bucket/prefix`` keys start with ``prefix/``).
     """
 
+    caches: dict[str, StoreCache] = {}
+    lock = threading.Lock()
+
     def stores(config: BackendConfig) -> StoreCache:
-        return StoreCache(factory, config)
+        """The one store cache of these settings, shared by the history and visibility archivers."""
+        key = json.dumps(config, sort_keys=True, default=repr)
+        with lock:
+            cache = caches.get(key)
+            if cache is None:
+                cache = caches[key] = StoreCache(factory, config)
+            return cache
 
     return Backend(
         scheme=scheme,

@@ -13,6 +13,8 @@ URIs are ``azblob://<container>/<prefix>``. Settings, all optional, explicit set
 ``maxAttempts``
     attempts per request, first one included (default 4: the SDK's ``ExponentialRetry`` with its
     default 3 retries).
+``retryBackoff``
+    whole seconds before the first retry, growing exponentially after it (default 15, the SDK's).
 ``connectionTimeout`` / ``readTimeout``
     seconds to connect and to wait for data on every request (defaults 20 and 60).
 
@@ -59,6 +61,7 @@ __all__ = ["AzureBlobStore", "azure_store", "decode_key", "encode_key", "transla
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 ACCOUNT_URL_ENV = "AZURE_STORAGE_ACCOUNT_URL"
 DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_RETRY_BACKOFF = 15
 DEFAULT_CONNECTION_TIMEOUT = 20.0
 DEFAULT_READ_TIMEOUT = 60.0
 
@@ -248,7 +251,12 @@ def azure_store(uri: URI, settings: Mapping[str, Any]) -> AzureBlobStore:
         raise InvalidArgumentError(f"Azure URI {uri} has no container (expected azblob://container/prefix)")
     attempts = int(positive_setting(settings, "maxAttempts", DEFAULT_MAX_ATTEMPTS, store="Azure", integer=True))
     options: dict[str, Any] = {
-        "retry_policy": ExponentialRetry(retry_total=attempts - 1),
+        "retry_policy": ExponentialRetry(
+            initial_backoff=int(
+                positive_setting(settings, "retryBackoff", DEFAULT_RETRY_BACKOFF, store="Azure", integer=True)
+            ),
+            retry_total=attempts - 1,
+        ),
         "connection_timeout": positive_setting(
             settings, "connectionTimeout", DEFAULT_CONNECTION_TIMEOUT, store="Azure"
         ),
