@@ -81,8 +81,8 @@ def unregister_backend(scheme: str) -> None:
 
 
 def known_schemes() -> list[str]:
-    """Every scheme with a backend: registered, entry points and built-ins."""
-    names = set(_registered) | set(_BUILT_INS)
+    """Every scheme with a backend: registered, entry points and built-ins (``fsspec+PROTOCOL`` for fsspec)."""
+    names = set(_registered) | set(_BUILT_INS) | {FSSPEC_PREFIX + "PROTOCOL"}
     names.update(ep.name.lower() for ep in entry_points(group=ENTRY_POINT_GROUP))
     return sorted(names)
 
