@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from temporalio.api.history.v1 import History
 
 from archivers.backends.history_objects import HistoryObjects, Part, RunIds
+from archivers.backends.object_access import ObjectStoreAccess, StoreProvider, same_uri
 from archivers.codec.protojson import encode_message
 from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
 from archivers.history_checks import CheckedBatches
@@ -37,9 +38,6 @@ TARGET_PART_BYTES = 2 * 1024 * 1024
 
 TOKEN_KIND = "history"
 
-StoreProvider = Callable[[URI], ObjectStore]
-"""Returns the (cached) store for a URI's bucket."""
-
 
 @dataclass(frozen=True)
 class _Stored:
@@ -49,7 +47,7 @@ class _Stored:
     indexes: list[int]
 
 
-class ObjectHistoryArchiver(HistoryArchiver):
+class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     """``HistoryArchiver`` over an :class:`ObjectStore`; see the module docstring."""
 
     def __init__(
@@ -57,23 +55,11 @@ class ObjectHistoryArchiver(HistoryArchiver):
         stores: StoreProvider,
         objects: HistoryObjects,
         uri_check: Callable[[URI], None],
-        key_space: Callable[[URI], URI] = lambda uri: uri,
+        key_space: Callable[[URI], URI] = same_uri,
     ) -> None:
-        self._stores = stores
+        super().__init__(stores, uri_check, key_space)
         self._objects = objects
-        self._uri_check = uri_check
-        self._key_space = key_space  # the URI whose path the layout prefixes keys with
         self._parts = _PartCache()
-
-    def check_uri(self, uri: URI) -> None:
-        """The layout's URI rules (no I/O)."""
-        self._uri_check(uri)
-
-    def validate_uri(self, uri: URI | str) -> None:
-        """The URI rules, then one request confirming the bucket exists and is reachable."""
-        parsed = uri if isinstance(uri, URI) else URI.parse(uri)
-        self.check_uri(parsed)
-        self._stores(parsed).check_bucket()
 
     # -- archive ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.backends.object_access import ObjectStoreAccess, StoreProvider, same_uri
 from archivers.codec.naming import gcloud_fingerprint
 from archivers.codec.protojson import decode_message, encode_message
 from archivers.interfaces import (
@@ -23,15 +24,13 @@ from archivers.interfaces import (
     VisibilityArchiver,
 )
 from archivers.layouts import gcloud, s3store
-from archivers.query import CompiledQuery, TimeRange
+from archivers.query import CompiledQuery, Constraints, TimeRange
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.uri import URI
 from archivers.visibility_query import Candidate, run_query
 
 MAX_LISTED_VALUES = 64
 """Above this many WorkflowId/WorkflowType values, one whole-namespace listing is cheaper."""
-
-StoreProvider = Callable[[URI], ObjectStore]
 
 
 class VisibilityIndex(abc.ABC):
@@ -62,10 +61,8 @@ class S3Index(VisibilityIndex):
         constraints = compiled.constraints
         if constraints.is_empty:
             return
-        use_start = constraints.close_time.is_unbounded and not constraints.start_time.is_unbounded
-        secondary, times = (
-            (s3store.START, constraints.start_time) if use_start else (s3store.CLOSE, constraints.close_time)
-        )
+        use_start, times = _time_index(constraints)
+        secondary = s3store.START if use_start else s3store.CLOSE
         suffix = s3store.time_prefix(times.lower, times.upper)
         seen: set[str] = set()
         for prefix in self._index_prefixes(uri, namespace_id, compiled, secondary):
@@ -110,8 +107,8 @@ class GcloudIndex(VisibilityIndex):
         constraints = compiled.constraints
         if constraints.is_empty:
             return
-        use_start = constraints.close_time.is_unbounded and not constraints.start_time.is_unbounded
-        tag, times = (gcloud.START, constraints.start_time) if use_start else (gcloud.CLOSE, constraints.close_time)
+        use_start, times = _time_index(constraints)
+        tag = gcloud.START if use_start else gcloud.CLOSE
         wanted_types = _hashes(constraints.workflow_types)
         wanted_workflows = _hashes(constraints.workflow_ids)
         wanted_runs = _hashes(constraints.run_ids)
@@ -136,7 +133,7 @@ class GcloudIndex(VisibilityIndex):
                 yield Candidate(bounds[0], bounds[1], functools.partial(_load, store, info.key))
 
 
-class ObjectVisibilityArchiver(VisibilityArchiver):
+class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
     """``VisibilityArchiver`` over an :class:`ObjectStore`; see the module docstring."""
 
     def __init__(
@@ -144,22 +141,10 @@ class ObjectVisibilityArchiver(VisibilityArchiver):
         stores: StoreProvider,
         index: VisibilityIndex,
         uri_check: Callable[[URI], None],
-        key_space: Callable[[URI], URI] = lambda uri: uri,
+        key_space: Callable[[URI], URI] = same_uri,
     ) -> None:
-        self._stores = stores
+        super().__init__(stores, uri_check, key_space)
         self._index = index
-        self._uri_check = uri_check
-        self._key_space = key_space  # the URI whose path the layout prefixes keys with
-
-    def check_uri(self, uri: URI) -> None:
-        """The layout's URI rules (no I/O)."""
-        self._uri_check(uri)
-
-    def validate_uri(self, uri: URI | str) -> None:
-        """The URI rules, then one request confirming the bucket exists and is reachable."""
-        parsed = uri if isinstance(uri, URI) else URI.parse(uri)
-        self.check_uri(parsed)
-        self._stores(parsed).check_bucket()
 
     def _archive(self, uri: URI, record: VisibilityRecord) -> None:
         store = self._stores(uri)
@@ -195,6 +180,13 @@ def _index_of(key: str) -> str:
 
 def _secondary_of(key: str) -> str:
     return _index_of(key).rsplit("/", 1)[-1]
+
+
+def _time_index(constraints: Constraints) -> tuple[bool, TimeRange]:
+    """Whether to list the start-time index (the query bounds StartTime but not CloseTime), and its range."""
+    if constraints.close_time.is_unbounded and not constraints.start_time.is_unbounded:
+        return True, constraints.start_time
+    return False, constraints.close_time
 
 
 def _overlaps(times: TimeRange, low: int, high: int) -> bool:
