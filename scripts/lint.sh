@@ -10,4 +10,4 @@ if [ -n "$(git status --porcelain -- archivers/_proto)" ]; then
   exit 1
 fi
 ruff check .
-mypy archivers
+mypy archivers sidecar

@@ -1,0 +1,237 @@
+"""``ArchiverService`` over the :mod:`archivers` library.
+
+Each call builds (once per scheme, then cached) the scheme's archiver from the registry with the
+scheme's settings from the loaded config, runs it, and turns any error into a gRPC status through
+the one table of :mod:`sidecar.errors`. ``ArchiveHistory`` hands the library a generator over the
+request stream, so a history is decoded batch by batch as it arrives and never held whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError
+from temporalio.api.history.v1 import History
+
+from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
+from archivers.config import ArchivalConfig
+from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError
+from archivers.interfaces import (
+    ArchiveHistoryRequest,
+    GetHistoryRequest,
+    HistoryArchiver,
+    QueryVisibilityRequest,
+    VisibilityArchiver,
+)
+from archivers.progress import ArchiveProgress
+from archivers.registry import get_history_archiver, get_visibility_archiver
+from archivers.uri import URI
+from sidecar.errors import ABORTED_REASON, build_status, status_for
+
+_log = logging.getLogger(__name__)
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Handler = Callable[[Any, Req, grpc.ServicerContext], Resp]
+
+
+class ClientAbortedError(Exception):
+    """Raised into the library's batch iterator when the client sends ``abort`` (never an ArchiverError)."""
+
+
+def _mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
+    """Run an RPC method; any exception leaves as the status :func:`sidecar.errors.status_for` gives it."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Req, context: grpc.ServicerContext) -> Resp:
+        try:
+            return method(self, request, context)
+        except ClientAbortedError as exc:
+            _abort(
+                context,
+                build_status(grpc.StatusCode.ABORTED, f"archive aborted by the client: {exc}", ABORTED_REASON, True),
+            )
+        except grpc.RpcError:
+            if not context.is_active():  # the client went away while we read its stream
+                raise
+            _log.exception("%s failed", method.__name__)
+            _abort(context, status_for(RuntimeError("request stream failed")))
+        except Exception as exc:
+            if not isinstance(exc, ArchiverError):
+                _log.exception("%s failed unexpectedly", method.__name__)
+            _abort(context, status_for(exc))
+
+    return wrapper
+
+
+def _abort(context: grpc.ServicerContext, status: grpc.Status) -> NoReturn:
+    context.abort_with_status(status)
+    raise AssertionError("abort_with_status returns only by raising")
+
+
+class _Recorder:
+    """Collects the progress the library records during one archive, for the response."""
+
+    def __init__(self) -> None:
+        self.points: list[ArchiveProgress] = []
+
+    def record(self, progress: ArchiveProgress) -> None:
+        self.points.append(progress)
+
+
+class ArchiverServicer:
+    """Implements every RPC of ``temporal_archivers.v1.ArchiverService`` (see ``service.proto``).
+
+    ``config`` supplies each scheme's backend settings; archivers are built on first use of a
+    scheme and shared by all later calls (the library's archivers are thread-safe).
+    """
+
+    def __init__(self, config: ArchivalConfig | None = None) -> None:
+        self._config = config or ArchivalConfig()
+        self._lock = threading.Lock()
+        self._history: dict[str, HistoryArchiver] = {}
+        self._visibility: dict[str, VisibilityArchiver] = {}
+
+    def history_archiver(self, uri: str) -> HistoryArchiver:
+        """The history archiver for ``uri``'s scheme (built once with the scheme's settings)."""
+        scheme = URI.parse(uri).scheme
+        with self._lock:
+            archiver = self._history.get(scheme)
+        if archiver is None:
+            archiver = get_history_archiver(scheme, self._config.history_settings(scheme))
+            with self._lock:
+                archiver = self._history.setdefault(scheme, archiver)
+        return archiver
+
+    def visibility_archiver(self, uri: str) -> VisibilityArchiver:
+        """The visibility archiver for ``uri``'s scheme (built once with the scheme's settings)."""
+        scheme = URI.parse(uri).scheme
+        with self._lock:
+            archiver = self._visibility.get(scheme)
+        if archiver is None:
+            archiver = get_visibility_archiver(scheme, self._config.visibility_settings(scheme))
+            with self._lock:
+                archiver = self._visibility.setdefault(scheme, archiver)
+        return archiver
+
+    # -- RPCs ------------------------------------------------------------------------------------
+
+    @_mapped
+    def ValidateURI(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Check ``request.uri`` with the history or visibility archiver its ``kind`` names."""
+        if request.kind == pb.ARCHIVER_KIND_HISTORY:
+            self.history_archiver(request.uri).validate_uri(request.uri)
+        elif request.kind == pb.ARCHIVER_KIND_VISIBILITY:
+            self.visibility_archiver(request.uri).validate_uri(request.uri)
+        else:
+            raise InvalidArgumentError("kind must be ARCHIVER_KIND_HISTORY or ARCHIVER_KIND_VISIBILITY")
+        return pb.ValidateURIResponse()
+
+    @_mapped
+    def GetArchiveProgress(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Return the durable progress of the archive ``request.header`` describes."""
+        header = request.header
+        progress = self.history_archiver(header.uri).progress(header.uri, archive_request(header))
+        return pb.GetArchiveProgressResponse(progress=_progress_message(progress))
+
+    @_mapped
+    def ArchiveHistory(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        """Archive the streamed history: header first, then batches, decoded lazily as the library consumes them."""
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("message") != "header":
+            raise InvalidArgumentError("the first ArchiveHistory message must be the header")
+        header = first.header
+        request = archive_request(header)
+        archiver = self.history_archiver(header.uri)
+        recorder = _Recorder()
+        archiver.archive(header.uri, request, _batches(request_iterator), progress=recorder)
+        return pb.ArchiveHistoryResponse(progress=[_progress_message(p) for p in recorder.points])
+
+    @_mapped
+    def GetHistory(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Return one page of the archived history, each batch serialized."""
+        get = GetHistoryRequest(
+            namespace_id=request.namespace_id,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            close_failover_version=(
+                request.close_failover_version if request.HasField("close_failover_version") else None
+            ),
+            next_page_token=request.next_page_token,
+            page_size=request.page_size,
+        )
+        response = self.history_archiver(request.uri).get(request.uri, get)
+        return pb.GetHistoryResponse(
+            history_batches=[batch.SerializeToString() for batch in response.history_batches],
+            next_page_token=response.next_page_token,
+        )
+
+    @_mapped
+    def ArchiveVisibility(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Store ``request.record`` (an upsert)."""
+        if not request.HasField("record"):
+            raise InvalidArgumentError("record is required")
+        self.visibility_archiver(request.uri).archive(request.uri, request.record)
+        return pb.ArchiveVisibilityResponse()
+
+    @_mapped
+    def QueryVisibility(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Return one page of executions matching ``request.query``, each serialized."""
+        query = QueryVisibilityRequest(
+            namespace_id=request.namespace_id,
+            page_size=request.page_size,
+            next_page_token=request.next_page_token,
+            query=request.query,
+        )
+        types: Mapping[str, int] = dict(request.search_attribute_types)
+        response = self.visibility_archiver(request.uri).query(request.uri, query, types)
+        return pb.QueryVisibilityResponse(
+            executions=[execution.SerializeToString() for execution in response.executions],
+            next_page_token=response.next_page_token,
+        )
+
+
+def archive_request(header: Any) -> ArchiveHistoryRequest:
+    """The library request of an ``ArchiveHistoryHeader`` message."""
+    return ArchiveHistoryRequest(
+        namespace_id=header.namespace_id,
+        namespace=header.namespace,
+        workflow_id=header.workflow_id,
+        run_id=header.run_id,
+        next_event_id=header.next_event_id,
+        close_failover_version=header.close_failover_version,
+        shard_id=header.shard_id,
+    )
+
+
+def _batches(request_iterator: Iterator[Any]) -> Iterator[History]:
+    """Decode the batches of the rest of the stream one message at a time.
+
+    Raises :class:`InvalidHistoryError` for bytes that are not a ``History`` and
+    :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
+    """
+    index = 0
+    for number, message in enumerate(request_iterator, start=2):
+        kind = message.WhichOneof("message")
+        if kind == "abort":
+            raise ClientAbortedError(message.abort.reason or "no reason given")
+        if kind != "batches":
+            raise InvalidArgumentError(f"ArchiveHistory message {number}: expected batches, got {kind or 'nothing'}")
+        for data in message.batches.history:
+            try:
+                batch = History.FromString(data)
+            except DecodeError as exc:
+                raise InvalidHistoryError(
+                    f"history batch {index} is not a serialized temporal.api.history.v1.History"
+                ) from exc
+            index += 1
+            yield batch
+
+
+def _progress_message(progress: ArchiveProgress) -> Any:
+    return pb.ArchiveProgress(last_event_id=progress.last_event_id, complete=progress.complete)

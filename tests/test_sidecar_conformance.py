@@ -1,0 +1,54 @@
+"""The conformance suite run through the sidecar: remote archivers calling an in-process server.
+
+One server (on a free loopback port) serves the whole module; the suite's ``history`` and
+``visibility`` fixtures are overridden to return :mod:`archivers.remote` archivers on a channel to it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from archivers.interfaces import HistoryArchiver, VisibilityArchiver
+from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
+from archivers.testing.conformance import ArchiverConformance
+from sidecar.server import SidecarServer
+
+
+@pytest.fixture(scope="module")
+def sidecar_channel() -> Iterator[grpc.Channel]:
+    """A channel to a sidecar started in-process on a free port for this module."""
+    server = SidecarServer(listen="127.0.0.1:0", grace=2)
+    server.start()
+    channel = connect(server.address)
+    try:
+        yield channel
+    finally:
+        channel.close()
+        server.stop()
+
+
+class _ThroughSidecar(ArchiverConformance):
+    @pytest.fixture
+    def history(self, sidecar_channel: grpc.Channel) -> HistoryArchiver:
+        return RemoteHistoryArchiver(sidecar_channel, timeout=60)
+
+    @pytest.fixture
+    def visibility(self, sidecar_channel: grpc.Channel) -> VisibilityArchiver:
+        return RemoteVisibilityArchiver(sidecar_channel, timeout=60)
+
+
+class TestMemoryThroughSidecar(_ThroughSidecar):
+    @pytest.fixture
+    def archive_uri(self) -> str:
+        return f"memory://bucket-{uuid.uuid4().hex}/archive"
+
+
+class TestFilestoreThroughSidecar(_ThroughSidecar):
+    @pytest.fixture
+    def archive_uri(self, tmp_path: Path) -> str:
+        return f"file://{tmp_path}/archive"
