@@ -52,15 +52,50 @@ DEFAULT_GROUP_BYTES = 1024 * 1024
 """ArchiveHistory packs consecutive batches into one stream message up to about this many bytes."""
 
 
-def connect(target: str) -> grpc.Channel:
-    """An insecure channel to the sidecar at ``target`` (``host:port``) with the sidecar's message size limits."""
-    return grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
+def connect(
+    target: str,
+    *,
+    tls: bool | None = None,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    server_name: str | None = None,
+) -> grpc.Channel:
+    """A channel to the sidecar at ``target`` (``host:port``) with the sidecar's message size limits.
+
+    Plaintext unless ``tls`` is true or any TLS option is given (``tls=None`` decides from them).
+    ``ca_file`` (PEM) verifies the sidecar's certificate (default: the system roots);
+    ``cert_file`` and ``key_file`` (PEM, both or neither) are the client certificate for mutual
+    TLS; ``server_name`` overrides the name checked against the server certificate. Raises
+    :class:`InvalidArgumentError` for an incomplete or unreadable set of files.
+    """
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+    wanted = any(value is not None for value in (ca_file, cert_file, key_file, server_name))
+    if tls is False and wanted:
+        raise InvalidArgumentError("TLS options were given with tls=False")
+    if not (tls or wanted):
+        return grpc.insecure_channel(target, options=options)
+    if (cert_file is None) != (key_file is None):
+        raise InvalidArgumentError("a client certificate needs both cert_file and key_file")
+
+    def read(path: str | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise InvalidArgumentError(f"cannot read TLS file {path}: {exc.strerror}") from exc
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(ca_file), private_key=read(key_file), certificate_chain=read(cert_file)
     )
+    if server_name is not None:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.secure_channel(target, credentials, options=options)
 
 
 def error_from_rpc(error: grpc.RpcError) -> ArchiverError:

@@ -4,6 +4,13 @@ Each call builds (once per scheme, then cached) the scheme's archiver from the r
 scheme's settings from the loaded config, runs it, and turns any error into a gRPC status through
 the one table of :mod:`sidecar.errors`. ``ArchiveHistory`` hands the library a generator over the
 request stream, so a history is decoded batch by batch as it arrives and never held whole.
+
+Shutdown: :meth:`ArchiverServicer.begin_shutdown` (called by the server as it stops) makes every
+archive still streaming when its request stream breaks end ``UNAVAILABLE`` with a retryable
+``TRANSIENT`` ``ErrorInfo``, so the caller retries and resumes from ``GetArchiveProgress``; the
+library keeps only what is durable and never publishes a partial history. Calls that gRPC itself
+cancels at the end of the grace period reach the client as ``UNAVAILABLE`` (or ``CANCELLED``), both
+retryable for :mod:`archivers.remote`.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers.config import ArchivalConfig
-from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError
+from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError, TransientError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     GetHistoryRequest,
@@ -57,10 +64,13 @@ def _mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
                 build_status(grpc.StatusCode.ABORTED, f"archive aborted by the client: {exc}", ABORTED_REASON, True),
             )
         except grpc.RpcError:
-            if not context.is_active():  # the client went away while we read its stream
+            if not context.is_active():  # the client went away or gRPC cancelled the call: no status to send
                 raise
-            _log.exception("%s failed", method.__name__)
-            _abort(context, status_for(RuntimeError("request stream failed")))
+            shutting_down = getattr(self, "shutting_down", False)
+            if not shutting_down:
+                _log.exception("%s failed", method.__name__)
+            reason = "the sidecar is shutting down" if shutting_down else "the request stream failed"
+            _abort(context, status_for(TransientError(f"{method.__name__} cut short: {reason}; retry")))
         except Exception as exc:
             if not isinstance(exc, ArchiverError):
                 _log.exception("%s failed unexpectedly", method.__name__)
@@ -96,6 +106,16 @@ class ArchiverServicer:
         self._lock = threading.Lock()
         self._history: dict[str, HistoryArchiver] = {}
         self._visibility: dict[str, VisibilityArchiver] = {}
+        self._shutdown = threading.Event()
+
+    def begin_shutdown(self) -> None:
+        """Note that the server is stopping: archives cut short from now on end ``UNAVAILABLE`` (retryable)."""
+        self._shutdown.set()
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether :meth:`begin_shutdown` was called."""
+        return self._shutdown.is_set()
 
     def history_archiver(self, uri: str) -> HistoryArchiver:
         """The history archiver for ``uri``'s scheme (built once with the scheme's settings)."""
@@ -149,7 +169,7 @@ class ArchiverServicer:
         request = archive_request(header)
         archiver = self.history_archiver(header.uri)
         recorder = _Recorder()
-        archiver.archive(header.uri, request, _batches(request_iterator), progress=recorder)
+        archiver.archive(header.uri, request, _batches(request_iterator, self._shutdown, context), progress=recorder)
         return pb.ArchiveHistoryResponse(progress=[_progress_message(p) for p in recorder.points])
 
     @_mapped
@@ -209,14 +229,20 @@ def archive_request(header: Any) -> ArchiveHistoryRequest:
     )
 
 
-def _batches(request_iterator: Iterator[Any]) -> Iterator[History]:
+def _batches(
+    request_iterator: Iterator[Any], shutdown: threading.Event, context: grpc.ServicerContext
+) -> Iterator[History]:
     """Decode the batches of the rest of the stream one message at a time.
 
     Raises :class:`InvalidHistoryError` for bytes that are not a ``History`` and
     :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
+    Once ``shutdown`` is set, a call gRPC has already cancelled raises :class:`TransientError` before the
+    library sees another batch (the library must not treat a cut stream as the end of the history).
     """
     index = 0
     for number, message in enumerate(request_iterator, start=2):
+        if shutdown.is_set() and not context.is_active():
+            raise TransientError("ArchiveHistory cut short: the sidecar is shutting down; retry")
         kind = message.WhichOneof("message")
         if kind == "abort":
             raise ClientAbortedError(message.abort.reason or "no reason given")

@@ -186,26 +186,29 @@ class FilestoreHistoryArchiver(HistoryArchiver):
             layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, version),
         )
         try:
-            index = _BATCH_INDEX.get(path, request)
+            with _open_history(path, request) as handle:
+                spans = _BATCH_INDEX.spans(handle, path)
+                if next_index >= len(spans) and not (next_index == 0 and not spans):
+                    raise InvalidPageTokenError(
+                        f"invalid next page token: batch {next_index} is past the end of the history"
+                    )
+                batches: list[History] = []
+                events = 0
+                page_size = request.effective_page_size
+                for start, end, count in spans[next_index:]:
+                    batches.append(_decode_batch(os.pread(handle.fileno(), end - start, start), path))
+                    events += count
+                    if events >= page_size:
+                        break
         except ArchiveNotFoundError:
             if request.next_page_token:
                 raise InvalidPageTokenError(
                     f"invalid next page token: no archive at close failover version {version}"
                 ) from None
             raise
-        if next_index >= len(index.spans) and not (next_index == 0 and not index.spans):
-            raise InvalidPageTokenError(f"invalid next page token: batch {next_index} is past the end of the history")
-        batches: list[History] = []
-        events = 0
-        page_size = request.effective_page_size
-        for start, end, count in index.spans[next_index:]:
-            batches.append(_decode_batch(index.data[start:end], path))
-            events += count
-            if events >= page_size:
-                break
         next_index += len(batches)
         token = b""
-        if next_index < len(index.spans):
+        if next_index < len(spans):
             token = json.dumps({"CloseFailoverVersion": version, "NextBatchIdx": next_index}).encode()
         return GetHistoryResponse(batches, token)
 
@@ -324,44 +327,51 @@ def _decode_batch(raw: bytes, path: str) -> History:
     return dict_to_message(parsed, History, source=path, ignore_unknown_fields=True)
 
 
-@dataclass(frozen=True)
-class _Index:
-    data: bytes
-    spans: list[tuple[int, int, int]]  # (start, end, event count) of each batch in data
+Spans = list[tuple[int, int, int]]
+"""(start, end, event count) of each batch of a history file, in bytes."""
+
+
+@contextlib.contextmanager
+def _open_history(path: str, request: GetHistoryRequest) -> Iterator[IO[bytes]]:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        raise ArchiveNotFoundError(_not_found(request)) from None
+    except OSError as exc:
+        raise translate_os_error(exc, path) from exc
+    with handle:
+        yield handle
 
 
 class _BatchIndexCache:
-    """Byte spans of the batches of recently read history files, so a page decodes only its batches.
+    """Byte spans of the batches of recently read history files, so a page reads and decodes only its batches.
 
     History files never change in place (they are replaced atomically), so an entry is keyed by
-    the file's identity and stays valid while that file exists.
+    the open file's identity and stays valid while that file exists. Only spans are kept, never
+    file contents.
     """
 
-    def __init__(self, capacity: int = 4) -> None:
+    def __init__(self, capacity: int = 16) -> None:
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int, int, int], _Index] = {}
+        self._entries: dict[tuple[str, int, int, int], Spans] = {}
 
-    def get(self, path: str, request: GetHistoryRequest) -> _Index:
+    def spans(self, handle: IO[bytes], path: str) -> Spans:
+        stat = os.fstat(handle.fileno())
+        key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            cached = self._entries.get(key)
+        if cached is not None:
+            return cached
         try:
-            with open(path, "rb") as handle:
-                stat = os.fstat(handle.fileno())
-                key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-                with self._lock:
-                    cached = self._entries.get(key)
-                if cached is not None:
-                    return cached
-                data = handle.read()
-        except FileNotFoundError:
-            raise ArchiveNotFoundError(_not_found(request)) from None
+            spans = _scan_array(handle.read(), path)
         except OSError as exc:
             raise translate_os_error(exc, path) from exc
-        index = _Index(data, _scan_array(data, path))
         with self._lock:
             if len(self._entries) >= self._capacity:
                 self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = index
-        return index
+            self._entries[key] = spans
+        return spans
 
 
 _BATCH_INDEX = _BatchIndexCache()

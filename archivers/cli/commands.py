@@ -3,6 +3,11 @@
 
 Every subcommand builds its archiver through :mod:`archivers.registry` with the scheme's settings
 from ``--config FILE`` (see :mod:`archivers.config`) or, without it, the SDKs' own environment.
+With the global option ``--sidecar ADDR`` (or ``ARCHIVER_SIDECAR``) every subcommand calls a running
+sidecar instead (:mod:`archivers.remote`): the sidecar's own backends and config do the work, and
+the output and exit codes are the same as those of the direct path (the remote archivers raise the
+library's error classes). ``--config`` together with ``--sidecar`` is a usage error: the backend
+settings are the sidecar's, and a local file would be silently ignored.
 Errors are reported by :func:`main` as one ``error: ...`` line on stderr and an exit code from
 :mod:`archivers.cli.exit_codes`; ``--debug`` adds the traceback.
 
@@ -41,6 +46,7 @@ from archivers.errors import (
     HistoryMutatedError,
     InvalidArgumentError,
     InvalidHistoryError,
+    NonRetryableError,
 )
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
@@ -59,11 +65,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROG_NAME = "archiver"
 
 
+SIDECAR_ENV = "ARCHIVER_SIDECAR"
+"""Environment variable holding the default of the global ``--sidecar`` option."""
+
+
 @dataclass
 class CliState:
-    """Global options shared by every subcommand (click's ``ctx.obj``)."""
+    """Global options shared by every subcommand (click's ``ctx.obj``).
+
+    ``sidecar`` is the ``host:port`` of a running sidecar (``None``: use the stores directly);
+    ``channel`` is the gRPC channel to it, opened on first use and closed with the root context.
+    """
 
     debug: bool = False
+    sidecar: str | None = None
+    sidecar_source: str = ""
+    sidecar_timeout: float | None = None
+    channel: Any = None
 
 
 # -- shared options -----------------------------------------------------------------------------
@@ -105,16 +123,74 @@ def _config(path: str | None) -> ArchivalConfig:
     return load_config(path) if path else ArchivalConfig()
 
 
+def _state() -> CliState:
+    """The global options of the running command (defaults outside a click context)."""
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx is not None else None
+    return state if state is not None else CliState()
+
+
+def _sidecar_channel(state: CliState, config_path: str | None) -> Any:
+    """The channel to ``state.sidecar`` (opened once, closed when the command ends), or ``None`` without one.
+
+    Raises :class:`click.UsageError` if ``--config`` is given too: the sidecar has its own config.
+    """
+    if not state.sidecar:
+        return None
+    if config_path:
+        source = "--sidecar" if state.sidecar_source == "option" else f"{SIDECAR_ENV} (set in the environment)"
+        raise click.UsageError(f"--config cannot be used with {source}: the sidecar's own config sets the backends")
+    if state.channel is None:
+        try:
+            from archivers.remote import connect
+        except ImportError as exc:
+            raise NonRetryableError(
+                f"--sidecar needs the {exc.name or 'grpcio'!r} package: pip install 'temporal-archivers[sidecar]'"
+            ) from exc
+        state.channel = connect(state.sidecar)
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.find_root().call_on_close(_closer(state))
+    return state.channel
+
+
+def _closer(state: CliState) -> Callable[[], None]:
+    def close() -> None:
+        if state.channel is not None:
+            state.channel.close()
+            state.channel = None
+
+    return close
+
+
 def _history_archiver(uri: str, config_path: str | None) -> tuple[HistoryArchiver, URI]:
+    """The history archiver for ``uri``: the store's own, or a remote one with ``--sidecar``."""
     parsed = URI.parse(uri)
-    archiver = get_history_archiver(parsed, _config(config_path).history_settings(parsed.scheme))
+    state = _state()
+    channel = _sidecar_channel(state, config_path)
+    archiver: HistoryArchiver
+    if channel is not None:
+        from archivers.remote import RemoteHistoryArchiver
+
+        archiver = RemoteHistoryArchiver(channel, timeout=state.sidecar_timeout)
+    else:
+        archiver = get_history_archiver(parsed, _config(config_path).history_settings(parsed.scheme))
     archiver.check_uri(parsed)
     return archiver, parsed
 
 
 def _visibility_archiver(uri: str, config_path: str | None) -> tuple[VisibilityArchiver, URI]:
+    """The visibility archiver for ``uri``: the store's own, or a remote one with ``--sidecar``."""
     parsed = URI.parse(uri)
-    archiver = get_visibility_archiver(parsed, _config(config_path).visibility_settings(parsed.scheme))
+    state = _state()
+    channel = _sidecar_channel(state, config_path)
+    archiver: VisibilityArchiver
+    if channel is not None:
+        from archivers.remote import RemoteVisibilityArchiver
+
+        archiver = RemoteVisibilityArchiver(channel, timeout=state.sidecar_timeout)
+    else:
+        archiver = get_visibility_archiver(parsed, _config(config_path).visibility_settings(parsed.scheme))
     archiver.check_uri(parsed)
     return archiver, parsed
 
@@ -128,8 +204,23 @@ def _stdout() -> Any:
 
 @click.group(name=PROG_NAME, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@click.option(
+    "--sidecar",
+    metavar="ADDR",
+    envvar=SIDECAR_ENV,
+    default=None,
+    help=f"host:port of a running sidecar (`archiver serve`) to go through instead of the stores "
+    f"(env {SIDECAR_ENV}); the sidecar's config sets the backends, so --config is refused.",
+)
+@click.option(
+    "--sidecar-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Deadline of each sidecar call (default: none).",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, sidecar: str | None, sidecar_timeout: float | None) -> None:
     """Read and write Temporal history and visibility archives (file://, s3://, gs://, azblob://, ...).
 
     Exit codes: 0 success; 2 invalid input; 3 not found; 4 transient failure (retry may succeed);
@@ -137,6 +228,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     state = ctx.ensure_object(CliState)
     state.debug = state.debug or debug
+    from_env = ctx.get_parameter_source("sidecar") == click.core.ParameterSource.ENVIRONMENT
+    state.sidecar = sidecar.strip() if sidecar and sidecar.strip() else None
+    state.sidecar_source = "env" if from_env else "option"
+    state.sidecar_timeout = sidecar_timeout
+    if state.sidecar and ctx.invoked_subcommand == "serve":
+        if not from_env:
+            raise click.UsageError("--sidecar does not apply to 'serve' (it runs the sidecar)", ctx)
+        state.sidecar = None  # a client setting in the sidecar's own environment: not for serve
+    if sidecar_timeout is not None and not state.sidecar:
+        raise click.UsageError("--sidecar-timeout needs --sidecar", ctx)
 
 
 # -- get ----------------------------------------------------------------------------------------

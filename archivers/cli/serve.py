@@ -7,8 +7,6 @@ in-flight calls finish within the configured grace period before exiting 0. Need
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from archivers.errors import MissingDependencyError
@@ -33,15 +31,10 @@ def serve(config_path: str | None, listen: str | None) -> None:
     """Run the archiver sidecar (gRPC ArchiverService, health, reflection) until SIGTERM/SIGINT."""
     try:
         from sidecar.config import load_sidecar_config
+        from sidecar.logs import configure_logging
         from sidecar.server import SidecarServer
     except ImportError as exc:
         raise MissingDependencyError("sidecar", "sidecar", exc.name or "grpcio") from exc
     config = load_sidecar_config(config_path)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = SidecarServer(
-        config.archival,
-        listen=listen or config.listen,
-        max_workers=config.max_workers,
-        grace=config.shutdown_grace_seconds,
-    )
-    server.serve_until_signalled()
+    configure_logging(config.logs)
+    SidecarServer.from_config(config, listen=listen).serve_until_signalled()

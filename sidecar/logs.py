@@ -1,0 +1,129 @@
+"""Sidecar logging: text or JSON lines, a request id on every record, no credentials.
+
+:func:`configure_logging` installs one handler on the root logger. Every record it writes gets
+``request_id`` (from :data:`REQUEST_ID`, set by :mod:`sidecar.interceptors` around each call) and
+has URIs in its text redacted by :func:`redact_text`: userinfo (``user:password@``), query and
+fragment are removed, since S3-compatible or fsspec URIs may carry keys there. Structured fields
+go in a record's ``fields`` attribute (``logger.info("call", extra={"fields": {...}})``); the
+JSON formatter emits them as keys, the text formatter as ``key=value`` pairs. Settings mappings
+must never be logged; nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from sidecar.config import LogConfig
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("archiver_sidecar_request_id", default=None)
+"""The id of the call the current thread serves (``None`` outside a call)."""
+
+_URI = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*)://([^\s'\"<>]*)")
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+"""Line layout of the ``text`` format (structured fields follow as ``key=value``)."""
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` without userinfo, query or fragment: ``s3://k:s@host/p?x=1`` becomes ``s3://host/p``."""
+    match = _URI.fullmatch(uri)
+    if match is None:
+        return uri.split("?", 1)[0].split("#", 1)[0]
+    return _redacted(match)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every ``scheme://...`` in it passed through :func:`redact_uri`."""
+    return _URI.sub(_redacted, text)
+
+
+def _redacted(match: re.Match[str]) -> str:
+    rest = match.group(2).split("?", 1)[0].split("#", 1)[0]
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    return f"{match.group(1)}://{host}{slash}{path}"
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` (``-`` outside a call) to every record that passes through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Set ``record.request_id`` from :data:`REQUEST_ID` unless the record already has one."""
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get() or "-"
+        return True
+
+
+def _fields(record: logging.LogRecord) -> Mapping[str, Any]:
+    fields = getattr(record, "fields", None)
+    return fields if isinstance(fields, Mapping) else {}
+
+
+class TextFormatter(logging.Formatter):
+    """One human-readable line per record (:data:`TEXT_FORMAT` then ``key=value`` fields), redacted."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record``, append its structured fields, redact URIs."""
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get() or "-"
+        line = super().format(record)
+        extra = " ".join(f"{key}={value}" for key, value in _fields(record).items())
+        if extra:
+            head, newline, tail = line.partition("\n")
+            line = f"{head} {extra}{newline}{tail}"
+        return redact_text(line)
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per line: ``time``, ``level``, ``logger``, ``message``, ``request_id``, fields, ``exception``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` as a JSON object with every string value redacted."""
+        document: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
+        }
+        for key, value in _fields(record).items():
+            document.setdefault(str(key), value)
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            document["exception"] = record.exc_text
+        redacted = {key: redact_text(value) if isinstance(value, str) else value for key, value in document.items()}
+        return json.dumps(redacted, default=str, ensure_ascii=False)
+
+
+def make_handler(config: LogConfig, stream: TextIO | None = None) -> logging.Handler:
+    """A stream handler (stderr by default) with the formatter ``config.format`` names and the request-id filter."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(JSONFormatter() if config.format == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    return handler
+
+
+_installed: logging.Handler | None = None
+
+
+def configure_logging(config: LogConfig, stream: TextIO | None = None) -> logging.Handler:
+    """Make the root logger write ``config.format`` lines at ``config.level`` (replacing an earlier call's handler)."""
+    global _installed
+    root = logging.getLogger()
+    if _installed is not None:
+        root.removeHandler(_installed)
+    _installed = make_handler(config, stream)
+    root.addHandler(_installed)
+    root.setLevel(config.level.upper())
+    return _installed
