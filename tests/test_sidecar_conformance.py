@@ -6,16 +6,8 @@ The server runs in this process, so the in-process stores (``memory://``, ``fssp
 writes are the ones the test reads, and the emulator environment the fixtures set (moto,
 fake-gcs-server, Azurite) is the sidecar's environment too.
 
-Backends and runtime: the whole suite on all six backends took about 7 minutes (on a loaded
-machine), far over the ~90 s budget of this module, and nearly all of it is the stores themselves,
-not the sidecar: S3's query forms take ~30 s on moto and Azurite's ~25 s whether called directly
-(``tests/test_conformance.py``) or through the sidecar, the 30,000-event archives 7-30 s per backend.
-So the full suite runs on ``memory``, ``file`` and ``s3`` (moto), and a subset -- round trip and
-paging, the interrupted archive resumed without duplicates, every query form -- on ``gs``
-(fake-gcs-server), ``azblob`` (Azurite) and ``fsspec+memory``: the parts where a backend's
-behaviour crosses the wire (streamed batches, abort and resume, page tokens). That is 48 tests in
-about 165 s unloaded; the S3 and Azure query forms are ~60 s of it. The complete suite on every
-backend, without the sidecar, is ``tests/test_conformance.py``.
+The whole suite runs on all six backends: memory, file, s3 (moto), gs (fake-gcs-server), azblob
+(Azurite) and fsspec+memory. The same suite without the sidecar is ``tests/test_conformance.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import fsspec
 import grpc
@@ -33,24 +25,6 @@ from archivers.interfaces import HistoryArchiver, VisibilityArchiver
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
 from archivers.testing.conformance import ArchiverConformance
 from sidecar.server import SidecarServer
-
-SUBSET = (
-    "test_round_trip_and_paging",
-    "test_interrupted_archive_resumes_without_duplicates",
-    "test_every_query_form_pages_to_the_brute_force_result",
-)
-"""The conformance tests run on the backends that get only a subset (see the module docstring)."""
-
-C = TypeVar("C", bound=type)
-
-
-def subset_only(cls: C) -> C:
-    """Keep only the :data:`SUBSET` tests of an :class:`ArchiverConformance` subclass (the others
-    become non-callable attributes, which pytest does not collect)."""
-    for name in dir(ArchiverConformance):
-        if name.startswith("test_") and name not in SUBSET:
-            setattr(cls, name, None)
-    return cls
 
 
 @pytest.fixture(scope="module")
@@ -94,21 +68,18 @@ class TestS3ThroughSidecar(_ThroughSidecar):
         return f"s3://{s3_bucket.name}/archive"
 
 
-@subset_only
 class TestGcsThroughSidecar(_ThroughSidecar):
     @pytest.fixture
     def archive_uri(self, gcs_bucket: Any, fake_gcs_env: Any) -> str:
         return f"gs://{gcs_bucket.name}/archive"
 
 
-@subset_only
 class TestAzureThroughSidecar(_ThroughSidecar):
     @pytest.fixture
     def archive_uri(self, azure_container: Any, azurite_env: Any) -> str:
         return f"azblob://{azure_container.name}/archive"
 
 
-@subset_only
 class TestFsspecMemoryThroughSidecar(_ThroughSidecar):
     @pytest.fixture
     def archive_uri(self) -> Iterator[str]:

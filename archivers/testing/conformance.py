@@ -165,7 +165,7 @@ class ArchiverConformance:
             self.read_all(history, archive_uri)
 
     def test_idempotent_and_concurrent_duplicates(self, history: HistoryArchiver, archive_uri: str) -> None:
-        batches = synthetic_history(20_000, version=2, payload_bytes=200)
+        batches = synthetic_history(6_000, version=2, payload_bytes=700)  # several ~2 MiB parts
         request = request_for(batches)
         errors: list[BaseException] = []
 
@@ -186,14 +186,14 @@ class ArchiverConformance:
         assert history.progress(archive_uri, request).complete
 
     def test_interrupted_archive_resumes_without_duplicates(self, history: HistoryArchiver, archive_uri: str) -> None:
-        batches = synthetic_history(30_000, version=1, payload_bytes=200)
+        batches = synthetic_history(10_000, version=1, payload_bytes=600)  # several ~2 MiB parts
         request = request_for(batches)
         with pytest.raises(_Interrupted):
-            history.archive(archive_uri, request, _interrupt_after(batches, 7_000))
+            history.archive(archive_uri, request, _interrupt_after(batches, 2_000))
         with pytest.raises(ArchiveNotFoundError):
             self.read_all(history, archive_uri)  # a partial archive is never visible
         resumed = history.progress(archive_uri, request)
-        assert not resumed.complete and 0 < resumed.last_event_id <= 21_000
+        assert not resumed.complete and 0 < resumed.last_event_id <= 6_000
         remaining = [b for b in batches if b.events[0].event_id > resumed.last_event_id]
         history.archive(archive_uri, request, remaining)
         assert self.read_all(history, archive_uri) == batches
@@ -235,8 +235,8 @@ class ArchiverConformance:
 
     @pytest.fixture
     def archived_records(self, visibility: VisibilityArchiver, archive_uri: str) -> list[Any]:
-        """240 varied records archived, one of them twice (an upsert)."""
-        records = make_records()
+        """160 varied records archived, one of them twice (an upsert)."""
+        records = make_records(160)
         for record in records:
             visibility.archive(archive_uri, record)
         visibility.archive(archive_uri, records[0])
