@@ -257,6 +257,9 @@ def _batches(
                 ) from exc
             index += 1
             yield batch
+    if not context.is_active():  # cancelled, not half-closed: the stream was cut, not finished
+        reason = "the sidecar is shutting down" if shutdown.is_set() else "the call was cancelled"
+        raise TransientError(f"ArchiveHistory cut short: {reason}; retry")
 
 
 def _progress_message(progress: ArchiveProgress) -> Any:
