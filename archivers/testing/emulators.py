@@ -17,6 +17,7 @@ says what to install. Nothing here skips; callers decide.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib.util
 import os
@@ -210,7 +211,7 @@ def _existing_executable(path: Path, variable: str) -> Path:
 # --------------------------------------------------------------------------------------------------
 
 
-class _Emulator:
+class _Emulator(abc.ABC):
     """Common lifecycle: context manager, ``__repr__``, ``running``."""
 
     name = "emulator"
@@ -223,21 +224,21 @@ class _Emulator:
         self.startup_seconds: float | None = None
 
     @property
+    @abc.abstractmethod
     def running(self) -> bool:
         """Whether the emulator has been started and not stopped."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def start(self) -> Self:
         """Start the emulator and wait until it is ready; see the module docstring."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def stop(self) -> None:
         """Stop the emulator and clean up; idempotent."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def env(self) -> dict[str, str]:
         """Environment variables that point the matching SDK at this emulator."""
-        raise NotImplementedError
 
     def _endpoint_repr(self) -> str:
         return f"{self.host}:{self.port}"
@@ -294,11 +295,13 @@ class _ProcessEmulator(_Emulator):
             fh.seek(max(0, size - _LOG_TAIL_CHARS))
             return fh.read().decode("utf-8", errors="replace")
 
+    @abc.abstractmethod
     def _command(self) -> list[str]:
-        raise NotImplementedError
+        """The command line that starts the emulator."""
 
+    @abc.abstractmethod
     def _ready(self) -> bool:
-        raise NotImplementedError
+        """Whether the started emulator answers requests."""
 
     def _prepare(self) -> None:
         """Hook run before launching, with ``workdir`` available (choose ports, files)."""
