@@ -12,14 +12,11 @@ The whole suite runs on all six backends: memory, file, s3 (moto), gs (fake-gcs-
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import fsspec
 import grpc
 import pytest
+from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI
 
 from archivers.interfaces import HistoryArchiver, VisibilityArchiver
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
@@ -50,41 +47,25 @@ class _ThroughSidecar(ArchiverConformance):
         return RemoteVisibilityArchiver(sidecar_channel, timeout=60)
 
 
-class TestMemoryThroughSidecar(_ThroughSidecar):
-    @pytest.fixture
-    def archive_uri(self) -> str:
-        return f"memory://bucket-{uuid.uuid4().hex}/archive"
+class TestMemoryThroughSidecar(MemoryURI, _ThroughSidecar):
+    pass
 
 
-class TestFilestoreThroughSidecar(_ThroughSidecar):
-    @pytest.fixture
-    def archive_uri(self, tmp_path: Path) -> str:
-        return f"file://{tmp_path}/archive"
+class TestFilestoreThroughSidecar(FilestoreURI, _ThroughSidecar):
+    pass
 
 
-class TestS3ThroughSidecar(_ThroughSidecar):
-    @pytest.fixture
-    def archive_uri(self, s3_bucket: Any, moto_s3_env: Any) -> str:
-        return f"s3://{s3_bucket.name}/archive"
+class TestS3ThroughSidecar(S3URI, _ThroughSidecar):
+    pass
 
 
-class TestGcsThroughSidecar(_ThroughSidecar):
-    @pytest.fixture
-    def archive_uri(self, gcs_bucket: Any, fake_gcs_env: Any) -> str:
-        return f"gs://{gcs_bucket.name}/archive"
+class TestGcsThroughSidecar(GcsURI, _ThroughSidecar):
+    pass
 
 
-class TestAzureThroughSidecar(_ThroughSidecar):
-    @pytest.fixture
-    def archive_uri(self, azure_container: Any, azurite_env: Any) -> str:
-        return f"azblob://{azure_container.name}/archive"
+class TestAzureThroughSidecar(AzureURI, _ThroughSidecar):
+    pass
 
 
-class TestFsspecMemoryThroughSidecar(_ThroughSidecar):
-    @pytest.fixture
-    def archive_uri(self) -> Iterator[str]:
-        filesystem = fsspec.filesystem("memory")
-        root = f"/bucket-{uuid.uuid4().hex}/archive"
-        filesystem.makedirs(root, exist_ok=True)
-        yield f"fsspec+memory:/{root}"
-        filesystem.rm(root.split("/archive")[0], recursive=True)
+class TestFsspecMemoryThroughSidecar(FsspecMemoryURI, _ThroughSidecar):
+    pass
