@@ -1,0 +1,164 @@
+"""Fixtures of the end-to-end suite: the shim server binary, one sidecar process serving file://,
+s3:// (moto) and azblob:// (Azurite), and a Temporal server built with the shim that archives
+through it.
+
+The server binary is built once per session with ``scripts/build_server.sh`` (incremental ``go
+build``; ``TEMPORAL_ARCHIVERS_SERVER=PATH`` uses a prebuilt binary instead). When a test fails, the
+tails of the server's and the sidecar's logs are attached to its report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # e2e_workflows, e2e_helpers
+
+from archivers.testing.emulators import (
+    AzuriteBlobServer,
+    EmulatorError,
+    MotoS3Server,
+)
+from archivers.testing.temporal_server import (
+    ArchiversTemporalServer,
+    SidecarProcess,
+    build_server,
+    tail,
+)
+
+#: Processes whose log tails are attached to failing tests' reports.
+_WATCHED: list[ArchiversTemporalServer | SidecarProcess] = []
+
+
+def watch(process: ArchiversTemporalServer | SidecarProcess) -> None:
+    """Attach ``process``'s log tail to the report of any test that fails from now on."""
+    _WATCHED.append(process)
+
+
+def unwatch(process: ArchiversTemporalServer | SidecarProcess) -> None:
+    """Stop attaching ``process``'s log."""
+    if process in _WATCHED:
+        _WATCHED.remove(process)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure (setup or call), add the log tails of the watched server and sidecar processes."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "/e2e/" in str(item.path):
+        for process in list(_WATCHED):
+            text = process.log() if process.running else tail(process.saved_log)
+            if text:
+                report.sections.append((f"{process.name} log (tail)", text[-6000:]))
+
+
+@pytest.fixture(scope="session")
+def server_binary() -> Path:
+    """The shim server, built by ``scripts/build_server.sh`` (fails the test with the build output)."""
+    problem = ""
+    try:
+        return build_server()
+    except EmulatorError as err:
+        problem = str(err)
+    pytest.fail(f"cannot build the shim server: {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def e2e_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory where server and sidecar logs are kept for the whole session."""
+    return tmp_path_factory.mktemp("e2e-logs")
+
+
+@pytest.fixture(scope="session")
+def store_env(moto_s3: MotoS3Server, azurite: AzuriteBlobServer) -> dict[str, str]:
+    """Environment that points boto3 at moto and azure-storage-blob at Azurite (hermetic AWS config)."""
+    env = {**moto_s3.env(), **azurite.env()}
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def sidecar_archival(moto_s3: MotoS3Server, azurite: AzuriteBlobServer) -> dict[str, Any]:
+    """The sidecar's ``archival:`` section: filestore, s3store on moto (path style), azblob on Azurite."""
+    provider: dict[str, Any] = {
+        "filestore": {"fileMode": "0640", "dirMode": "0750"},
+        "s3store": {"region": moto_s3.region, "endpoint": moto_s3.endpoint_url, "s3ForcePathStyle": True},
+        "customStores": {
+            "azblob": {
+                "connectionString": azurite.connection_string,
+                "maxAttempts": 2,
+                "retryBackoff": 1,
+                "connectionTimeout": 5,
+                "readTimeout": 30,
+            }
+        },
+    }
+    return {
+        "history": {"state": "enabled", "enableRead": True, "provider": provider},
+        "visibility": {"state": "enabled", "enableRead": True, "provider": provider},
+    }
+
+
+@pytest.fixture(scope="session")
+def sidecar(
+    moto_s3: MotoS3Server, azurite: AzuriteBlobServer, store_env: dict[str, str], e2e_logs: Path
+) -> Iterator[SidecarProcess]:
+    """``archiver serve`` for file://, s3:// (moto) and azblob:// (Azurite), metrics enabled."""
+    process = SidecarProcess(sidecar_archival(moto_s3, azurite), env=store_env, log_dir=e2e_logs)
+    problem = ""
+    try:
+        process.start()
+    except EmulatorError as err:
+        problem = str(err)
+    if problem:
+        pytest.fail(f"the sidecar failed to start: {problem}", pytrace=False)
+    watch(process)
+    try:
+        yield process
+    finally:
+        unwatch(process)
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def sidecar_config(sidecar: SidecarProcess, e2e_logs: Path) -> Path:
+    """The sidecar's config as a file, for ``archiver --config`` (reads the same stores directly)."""
+    return sidecar.write_config(e2e_logs / "sidecar-config.yaml")
+
+
+def start_server(server: ArchiversTemporalServer) -> ArchiversTemporalServer:
+    """Start ``server``, failing the test (with the log tail) if it does not come up."""
+    problem = ""
+    try:
+        server.start()
+    except EmulatorError as err:
+        problem = str(err)
+    if problem:
+        pytest.fail(f"the shim server failed to start: {problem}", pytrace=False)
+    watch(server)
+    return server
+
+
+@pytest.fixture(scope="session")
+def temporal_server(
+    server_binary: Path, sidecar: SidecarProcess, store_env: dict[str, str], e2e_logs: Path
+) -> Iterator[ArchiversTemporalServer]:
+    """The shim server (SQLite in memory) archiving file://, azblob://, s3:// and gs:// through ``sidecar``."""
+    server = ArchiversTemporalServer(
+        executable=server_binary, sidecar_address=sidecar.address, env=store_env, log_dir=e2e_logs
+    )
+    start_server(server)
+    try:
+        yield server
+    finally:
+        unwatch(server)
+        server.stop()
