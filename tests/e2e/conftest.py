@@ -10,14 +10,11 @@ tails of the server's and the sidecar's logs are attached to its report.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # e2e_workflows, e2e_helpers
 
 from archivers.testing.emulators import (
     AzuriteBlobServer,
@@ -31,19 +28,7 @@ from archivers.testing.temporal_server import (
     tail,
 )
 
-#: Processes whose log tails are attached to failing tests' reports.
-_WATCHED: list[ArchiversTemporalServer | SidecarProcess] = []
-
-
-def watch(process: ArchiversTemporalServer | SidecarProcess) -> None:
-    """Attach ``process``'s log tail to the report of any test that fails from now on."""
-    _WATCHED.append(process)
-
-
-def unwatch(process: ArchiversTemporalServer | SidecarProcess) -> None:
-    """Stop attaching ``process``'s log."""
-    if process in _WATCHED:
-        _WATCHED.remove(process)
+from .e2e_helpers import WATCHED, start_server, unwatch, watch
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -52,7 +37,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     if report.failed and "/e2e/" in str(item.path):
-        for process in list(_WATCHED):
+        for process in list(WATCHED):
             text = process.log() if process.running else tail(process.saved_log)
             if text:
                 report.sections.append((f"{process.name} log (tail)", text[-6000:]))
@@ -133,19 +118,6 @@ def sidecar(
 def sidecar_config(sidecar: SidecarProcess, e2e_logs: Path) -> Path:
     """The sidecar's config as a file, for ``archiver --config`` (reads the same stores directly)."""
     return sidecar.write_config(e2e_logs / "sidecar-config.yaml")
-
-
-def start_server(server: ArchiversTemporalServer) -> ArchiversTemporalServer:
-    """Start ``server``, failing the test (with the log tail) if it does not come up."""
-    problem = ""
-    try:
-        server.start()
-    except EmulatorError as err:
-        problem = str(err)
-    if problem:
-        pytest.fail(f"the shim server failed to start: {problem}", pytrace=False)
-    watch(server)
-    return server
 
 
 @pytest.fixture(scope="session")

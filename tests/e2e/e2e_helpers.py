@@ -18,13 +18,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from archivers.testing.emulators import EmulatorError
-from archivers.testing.temporal_server import ArchiversTemporalServer
+from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
 
 T = TypeVar("T")
+
+#: Processes whose log tails the e2e conftest attaches to failing tests' reports.
+WATCHED: list[ArchiversTemporalServer | SidecarProcess] = []
+
+
+def watch(process: ArchiversTemporalServer | SidecarProcess) -> None:
+    """Attach ``process``'s log tail to the report of any test that fails from now on."""
+    WATCHED.append(process)
+
+
+def unwatch(process: ArchiversTemporalServer | SidecarProcess) -> None:
+    """Stop attaching ``process``'s log."""
+    if process in WATCHED:
+        WATCHED.remove(process)
+
+
+def start_server(server: ArchiversTemporalServer) -> ArchiversTemporalServer:
+    """Start ``server``, failing the test (with the log tail) if it does not come up."""
+    problem = ""
+    try:
+        server.start()
+    except EmulatorError as err:
+        problem = str(err)
+    if problem:
+        pytest.fail(f"the shim server failed to start: {problem}", pytrace=False)
+    watch(server)
+    return server
+
 
 ARCHIVER_CLI = [sys.executable, "-m", "archivers.cli"]
 

@@ -20,7 +20,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from e2e_helpers import (
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from archivers.testing.emulators import AzuriteBlobServer, MotoS3Server
+from archivers.testing.temporal_dev import run_sync, run_with_worker
+from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
+
+from .e2e_helpers import (
     ClosedRun,
     archiver_get,
     comparable,
@@ -34,7 +41,7 @@ from e2e_helpers import (
     wait_archived,
     wait_gone,
 )
-from e2e_workflows import (
+from .e2e_workflows import (
     ALL_ACTIVITIES,
     ALL_WORKFLOWS,
     BigHistoryWorkflow,
@@ -42,12 +49,6 @@ from e2e_workflows import (
     FailingWorkflow,
     SleepingWorkflow,
 )
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-
-from archivers.testing.emulators import AzuriteBlobServer, MotoS3Server
-from archivers.testing.temporal_dev import run_sync, run_with_worker
-from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,162 @@
+"""Faults: the sidecar down while runs close (retried until archived), and a store that refuses for good
+(not retried).
+
+* Transient: the sidecar stops (SIGTERM) before runs close, stays down for a while, and comes back on
+  the same port; the server's archival queue retries (1 s backoff growing by 1.1x) and every run ends
+  up archived, shown and listed after deletion.
+* Non-retryable: a namespace's ``azblob://`` container is deleted after registration (ValidateURI
+  checks that it exists). The sidecar answers ``FAILED_PRECONDITION`` with ``retryable=false``
+  (``STORE_CONFIGURATION``); the shim makes that a terminal task error (Temporal's DLQ), so the
+  sidecar's metrics show the archive attempted and then not retried for 25 s — where a transient
+  failure would have been retried about 15 times.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from archivers.testing.emulators import AzuriteBlobServer
+from archivers.testing.temporal_dev import run_sync, run_with_worker
+from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
+
+from .e2e_helpers import (
+    ClosedRun,
+    comparable,
+    create_namespace,
+    delete_run,
+    list_archived,
+    namespace_id,
+    run_ids,
+    show_history,
+    wait_archived,
+    wait_gone,
+    wait_until,
+)
+from .e2e_workflows import ALL_ACTIVITIES, ALL_WORKFLOWS, CompletingWorkflow
+
+pytestmark = pytest.mark.e2e
+
+OUTAGE_SECONDS = 8
+QUIET_SECONDS = 25
+
+
+def _completer(count: int, prefix: str) -> Callable[[Client, str], Awaitable[list[ClosedRun]]]:
+    """A worker body closing ``count`` CompletingWorkflow runs one after the other."""
+
+    async def body(client: Client, queue: str) -> list[ClosedRun]:
+        runs: list[ClosedRun] = []
+        for i in range(count):
+            handle = await client.start_workflow(
+                CompletingWorkflow.run, "fault", id=f"{prefix}-{i}-{uuid.uuid4().hex[:6]}", task_queue=queue
+            )
+            await handle.result()
+            runs.append(
+                ClosedRun(f"{prefix}{i}", handle.id, handle.result_run_id or "", "CompletingWorkflow", "Completed")
+            )
+        return runs
+
+    return body
+
+
+def test_sidecar_outage_is_retried_until_archived(
+    temporal_server: ArchiversTemporalServer,
+    sidecar: SidecarProcess,
+    sidecar_config: Path,
+    store_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Runs that close while the sidecar is down are archived once it is back on the same address."""
+    root = tmp_path / "archive"
+    history_uri, visibility_uri = f"file://{root}/history", f"file://{root}/visibility"
+    ns = f"outage-{uuid.uuid4().hex[:6]}"
+    create_namespace(temporal_server, ns, history_uri, visibility_uri)
+    ns_id = namespace_id(temporal_server, ns)
+    address = sidecar.address
+
+    sidecar.stop()
+    try:
+        runs = run_sync(
+            lambda: run_with_worker(
+                temporal_server.address,
+                _completer(3, "outage"),
+                workflows=ALL_WORKFLOWS,
+                activities=ALL_ACTIVITIES,
+                namespace=ns,
+            ),
+            timeout=120,
+        )
+        for run in runs:
+            run.events = show_history(temporal_server, ns, run.workflow_id, run.run_id)
+        time.sleep(OUTAGE_SECONDS)
+        assert not (root / "history").exists() or not any((root / "history").iterdir()), "archived without sidecar"
+    finally:
+        sidecar.start()
+    assert sidecar.address == address
+
+    for run in runs:
+        wait_archived(
+            temporal_server,
+            ns,
+            run,
+            history_uri=history_uri,
+            ns_id=ns_id,
+            config=sidecar_config,
+            env=store_env,
+            timeout=90,
+        )
+    assert sidecar.metric("archiver_sidecar_calls_total", rpc="ArchiveVisibility", scheme="file", code="OK") >= 3
+    for run in runs:
+        delete_run(temporal_server, ns, run)
+    run_sync(lambda: wait_gone(temporal_server.address, ns, runs), timeout=120)
+    for run in runs:
+        assert comparable(show_history(temporal_server, ns, run.workflow_id, run.run_id)) == comparable(run.events)
+    assert run_ids(list_archived(temporal_server, ns, "")) == {run.run_id for run in runs}
+
+
+def test_non_retryable_store_failure_is_not_retried(
+    temporal_server: ArchiversTemporalServer,
+    sidecar: SidecarProcess,
+    azurite: AzuriteBlobServer,
+) -> None:
+    """An archive refused for good (missing container) is attempted once and then left alone."""
+    container = f"gone-{uuid.uuid4().hex[:8]}"
+    azurite.create_container(container)
+    ns = f"gone-{uuid.uuid4().hex[:6]}"
+    create_namespace(temporal_server, ns, f"azblob://{container}/history", f"azblob://{container}/visibility")
+    azurite.delete_container(container)
+
+    def archive_calls() -> float:
+        return sum(
+            sidecar.metric("archiver_sidecar_calls_total", rpc=rpc, scheme="azblob")
+            for rpc in ("ArchiveHistory", "GetArchiveProgress", "ArchiveVisibility")
+        )
+
+    failures_before = sidecar.metric("archiver_sidecar_failures_total", scheme="azblob", retryable="false")
+    calls_before = archive_calls()
+    run_sync(
+        lambda: run_with_worker(
+            temporal_server.address,
+            _completer(1, "gone"),
+            workflows=ALL_WORKFLOWS,
+            activities=ALL_ACTIVITIES,
+            namespace=ns,
+        ),
+        timeout=120,
+    )
+    wait_until(
+        lambda: sidecar.metric("archiver_sidecar_failures_total", scheme="azblob", retryable="false") > failures_before,
+        60,
+        what="the first (non-retryable) archive attempt",
+    )
+    time.sleep(3)  # the attempt's other calls (history and visibility run concurrently) finish
+    after_first = archive_calls()
+    assert after_first > calls_before
+    time.sleep(QUIET_SECONDS)
+    retried = archive_calls() - after_first
+    assert retried == 0, f"{retried} more archive calls in {QUIET_SECONDS}s: the permanent failure was retried"
