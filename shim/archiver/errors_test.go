@@ -1,0 +1,242 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/server/common/archiver"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
+)
+
+// failingSidecar answers every call with one fixed status, to check how the shim maps each
+// status the sidecar can send (sidecar/errors.py) into what the Temporal server expects.
+type failingSidecar struct {
+	archiversv1.UnimplementedArchiverServiceServer
+	status *status.Status
+}
+
+func (s *failingSidecar) GetArchiveProgress(
+	context.Context, *archiversv1.GetArchiveProgressRequest,
+) (*archiversv1.GetArchiveProgressResponse, error) {
+	return nil, s.status.Err()
+}
+
+func (s *failingSidecar) ArchiveVisibility(
+	context.Context, *archiversv1.ArchiveVisibilityRequest,
+) (*archiversv1.ArchiveVisibilityResponse, error) {
+	return nil, s.status.Err()
+}
+
+func (s *failingSidecar) GetHistory(context.Context, *archiversv1.GetHistoryRequest) (*archiversv1.GetHistoryResponse, error) {
+	return nil, s.status.Err()
+}
+
+func (s *failingSidecar) QueryVisibility(
+	context.Context, *archiversv1.QueryVisibilityRequest,
+) (*archiversv1.QueryVisibilityResponse, error) {
+	return nil, s.status.Err()
+}
+
+func statusWith(code codes.Code, retryable string) *status.Status {
+	st := status.New(code, "store says "+code.String())
+	if retryable == "" {
+		return st
+	}
+	detailed, err := st.WithDetails(&errdetails.ErrorInfo{
+		Reason: "TestError", Domain: "temporal-archivers", Metadata: map[string]string{"retryable": retryable},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return detailed
+}
+
+func serveFailing(t *testing.T, st *status.Status) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	archiversv1.RegisterArchiverServiceServer(server, &failingSidecar{status: st})
+	go func() { _ = server.Serve(listener) }()
+	t.Cleanup(server.Stop)
+	return listener.Addr().String()
+}
+
+type archiveOutcome int
+
+const (
+	retryable archiveOutcome = iota
+	terminal
+	overloaded
+)
+
+func classify(err error) archiveOutcome {
+	var maybeTerminal interface{ IsTerminalTaskError() bool }
+	var exhausted *serviceerror.ResourceExhausted
+	switch {
+	case errors.As(err, &exhausted):
+		return overloaded
+	case errors.As(err, &maybeTerminal) && maybeTerminal.IsTerminalTaskError():
+		return terminal
+	default:
+		return retryable
+	}
+}
+
+func TestArchiveErrorMapping(t *testing.T) {
+	cases := []struct {
+		name string
+		st   *status.Status
+		want archiveOutcome
+	}{
+		{"missing bucket", statusWith(codes.FailedPrecondition, "false"), terminal},
+		{"invalid uri", statusWith(codes.InvalidArgument, "false"), terminal},
+		{"corrupt archive", statusWith(codes.DataLoss, "false"), terminal},
+		{"store 503", statusWith(codes.Unavailable, "true"), retryable},
+		{"store timeout", statusWith(codes.DeadlineExceeded, "true"), retryable},
+		{"unexpected", statusWith(codes.Internal, "true"), retryable},
+		{"overloaded", statusWith(codes.ResourceExhausted, "true"), overloaded},
+		{"no details, proxy 503", statusWith(codes.Unavailable, ""), retryable},
+		{"no details, permission", statusWith(codes.PermissionDenied, ""), terminal},
+		{"not found is never passed on", statusWith(codes.NotFound, "true"), retryable},
+	}
+	uri, _ := archiver.NewURI("s3://bucket/history")
+	visURI, _ := archiver.NewURI("s3://bucket/visibility")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(serveFailing(t, tc.st))
+			h, err := NewHistoryArchiver("s3", cfg, &eventSource{}, testLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = h.Archive(context.Background(), uri, &archiver.ArchiveHistoryRequest{
+				NamespaceID: testNamespaceID, Namespace: "ns", WorkflowID: "wf", RunID: "run", NextEventID: 5,
+			})
+			if got := classify(err); got != tc.want || isNotFound(err) {
+				t.Fatalf("history archive: got outcome %d (%T: %v), want %d", got, err, err, tc.want)
+			}
+			v, err := NewVisibilityArchiver("s3", cfg, testLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = v.Archive(context.Background(), visURI, testVisibilityRecord())
+			if got := classify(err); got != tc.want || isNotFound(err) {
+				t.Fatalf("visibility archive: got outcome %d (%T: %v), want %d", got, err, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestArchiveWithSidecarDownIsRetryable(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := listener.Addr().String()
+	_ = listener.Close() // nothing listens there now
+	cfg := testConfig(address)
+	cfg.RPCTimeout = 2 * time.Second
+	h, err := NewHistoryArchiver("s3", cfg, &eventSource{}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, _ := archiver.NewURI("s3://bucket/history")
+	err = h.Archive(context.Background(), uri, &archiver.ArchiveHistoryRequest{
+		NamespaceID: testNamespaceID, Namespace: "ns", WorkflowID: "wf", RunID: "run", NextEventID: 5,
+	})
+	if err == nil || classify(err) != retryable {
+		t.Fatalf("want a retryable error while the sidecar is down, got %T: %v", err, err)
+	}
+}
+
+func TestReadErrorMapping(t *testing.T) {
+	cases := []struct {
+		code codes.Code
+		want any
+	}{
+		{codes.InvalidArgument, &serviceerror.InvalidArgument{}},
+		{codes.NotFound, &serviceerror.NotFound{}},
+		{codes.Unavailable, &serviceerror.Unavailable{}},
+		{codes.DeadlineExceeded, &serviceerror.Unavailable{}},
+		{codes.ResourceExhausted, &serviceerror.ResourceExhausted{}},
+		{codes.FailedPrecondition, &serviceerror.FailedPrecondition{}},
+		{codes.DataLoss, &serviceerror.DataLoss{}},
+		{codes.Internal, &serviceerror.Internal{}},
+		{codes.Unknown, &serviceerror.Internal{}},
+	}
+	uri, _ := archiver.NewURI("s3://bucket/history")
+	for _, tc := range cases {
+		t.Run(tc.code.String(), func(t *testing.T) {
+			cfg := testConfig(serveFailing(t, statusWith(tc.code, "false")))
+			h, err := NewHistoryArchiver("s3", cfg, &eventSource{}, testLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = h.Get(context.Background(), uri, &archiver.GetHistoryRequest{
+				NamespaceID: testNamespaceID, WorkflowID: "wf", RunID: "run", PageSize: 10,
+			})
+			assertServiceError(t, err, tc.want)
+			v, err := NewVisibilityArchiver("s3", cfg, testLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Query(context.Background(), uri, &archiver.QueryVisibilityRequest{
+				NamespaceID: testNamespaceID, PageSize: 10, Query: "WorkflowType='x'",
+			}, searchAttributesFixture())
+			assertServiceError(t, err, tc.want)
+		})
+	}
+}
+
+func assertServiceError(t *testing.T, err error, want any) {
+	t.Helper()
+	ok := false
+	switch want.(type) {
+	case *serviceerror.InvalidArgument:
+		ok = errors.As(err, new(*serviceerror.InvalidArgument))
+	case *serviceerror.NotFound:
+		ok = errors.As(err, new(*serviceerror.NotFound))
+	case *serviceerror.Unavailable:
+		ok = errors.As(err, new(*serviceerror.Unavailable))
+	case *serviceerror.ResourceExhausted:
+		ok = errors.As(err, new(*serviceerror.ResourceExhausted))
+	case *serviceerror.FailedPrecondition:
+		ok = errors.As(err, new(*serviceerror.FailedPrecondition))
+	case *serviceerror.DataLoss:
+		ok = errors.As(err, new(*serviceerror.DataLoss))
+	case *serviceerror.Internal:
+		ok = errors.As(err, new(*serviceerror.Internal))
+	}
+	if !ok {
+		t.Fatalf("want %T, got %T: %v", want, err, err)
+	}
+}
+
+func TestSchemeMismatchIsRejectedWithoutCallingTheSidecar(t *testing.T) {
+	cfg := testConfig("127.0.0.1:1") // nothing there: any call would fail differently
+	h, err := NewHistoryArchiver("azblob", cfg, &eventSource{}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, _ := archiver.NewURI("s3://bucket/history")
+	if err := h.ValidateURI(uri); !errors.As(err, new(*serviceerror.InvalidArgument)) {
+		t.Fatalf("want InvalidArgument, got %T: %v", err, err)
+	}
+	_, err = h.Get(context.Background(), uri, &archiver.GetHistoryRequest{
+		NamespaceID: testNamespaceID, WorkflowID: "wf", RunID: "run", PageSize: 10,
+	})
+	if !errors.As(err, new(*serviceerror.InvalidArgument)) {
+		t.Fatalf("want InvalidArgument, got %T: %v", err, err)
+	}
+}

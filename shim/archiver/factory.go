@@ -1,0 +1,69 @@
+// Package archiver is the temporal-archivers shim: Temporal HistoryArchiver and
+// VisibilityArchiver implementations that forward every call to the temporal-archivers sidecar,
+// and the factories that plug them into a server through temporal.WithCustomHistoryArchiverFactory
+// and temporal.WithCustomVisibilityArchiverFactory.
+package archiver
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/server/common/archiver"
+	"go.temporal.io/server/common/archiver/provider"
+
+	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
+)
+
+// HistoryArchiverFactory returns the factory for temporal.WithCustomHistoryArchiverFactory. It
+// serves every scheme that has an `archival.history.provider.customStores.<scheme>` entry and
+// returns provider.ErrUnknownScheme for the others, which fall through to the built-ins.
+func HistoryArchiverFactory() provider.CustomHistoryArchiverFactory {
+	return provider.CustomHistoryArchiverFactoryFunc(
+		func(params provider.NewCustomHistoryArchiverParams) (archiver.HistoryArchiver, error) {
+			if params.Configs == nil {
+				return nil, provider.ErrUnknownScheme
+			}
+			cfg, err := ParseConfig(params.Configs)
+			if err != nil {
+				return nil, fmt.Errorf("archival.history.provider.customStores.%s: %w", params.Scheme, err)
+			}
+			return NewHistoryArchiver(params.Scheme, cfg, params.ExecutionManager, params.Logger)
+		})
+}
+
+// VisibilityArchiverFactory returns the factory for temporal.WithCustomVisibilityArchiverFactory,
+// serving the schemes of `archival.visibility.provider.customStores` like HistoryArchiverFactory.
+func VisibilityArchiverFactory() provider.CustomVisibilityArchiverFactory {
+	return provider.CustomVisibilityArchiverFactoryFunc(
+		func(params provider.NewCustomVisibilityArchiverParams) (archiver.VisibilityArchiver, error) {
+			if params.Configs == nil {
+				return nil, provider.ErrUnknownScheme
+			}
+			cfg, err := ParseConfig(params.Configs)
+			if err != nil {
+				return nil, fmt.Errorf("archival.visibility.provider.customStores.%s: %w", params.Scheme, err)
+			}
+			return NewVisibilityArchiver(params.Scheme, cfg, params.Logger)
+		})
+}
+
+func checkScheme(scheme string, uri archiver.URI) error {
+	if uri.Scheme() != scheme {
+		return fmt.Errorf("%w: %q is not a %s:// URI", archiver.ErrURISchemeMismatch, uri.String(), scheme)
+	}
+	return nil
+}
+
+// validateURI is ValidateURI for both archivers: the scheme check here, the rest by the sidecar.
+func validateURI(
+	client archiversv1.ArchiverServiceClient, cfg Config, scheme string, uri archiver.URI, kind archiversv1.ArchiverKind,
+) error {
+	if err := checkScheme(scheme, uri); err != nil {
+		return serviceerror.NewInvalidArgument(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.RPCTimeout)
+	defer cancel()
+	_, err := client.ValidateURI(ctx, &archiversv1.ValidateURIRequest{Uri: uri.String(), Kind: kind})
+	return readError("validate archival URI", err)
+}

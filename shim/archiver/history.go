@@ -1,0 +1,278 @@
+package archiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	archiverspb "go.temporal.io/server/api/archiver/v1"
+	"go.temporal.io/server/common/archiver"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/common/persistence"
+	"google.golang.org/protobuf/proto"
+
+	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
+)
+
+// HistoryArchiver forwards Temporal's history archiver calls for one URI scheme to the sidecar.
+// Events are read from persistence here (the sidecar never sees the database) and streamed.
+type HistoryArchiver struct {
+	scheme           string
+	cfg              Config
+	client           archiversv1.ArchiverServiceClient
+	executionManager persistence.ExecutionManager
+	logger           log.Logger
+}
+
+var _ archiver.HistoryArchiver = (*HistoryArchiver)(nil)
+
+// NewHistoryArchiver returns a history archiver for scheme that talks to the sidecar in cfg and
+// reads events through executionManager.
+func NewHistoryArchiver(
+	scheme string, cfg Config, executionManager persistence.ExecutionManager, logger log.Logger,
+) (*HistoryArchiver, error) {
+	client, err := clientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &HistoryArchiver{scheme: scheme, cfg: cfg, client: client, executionManager: executionManager, logger: logger}, nil
+}
+
+// iteratorState is the JSON state NewHistoryIteratorFromState resumes from.
+type iteratorState struct {
+	NextEventID       int64
+	FinishedIteration bool
+}
+
+// Archive stores one closed run's history. It is idempotent and resumable: the sidecar reports
+// how much is already durable, and reading resumes after it. A history already deleted from
+// persistence is a success. Errors: TerminalError for non-retryable failures, ResourceExhausted
+// for overload, a plain error for anything a retry may fix; never NotFound.
+func (h *HistoryArchiver) Archive(
+	ctx context.Context, uri archiver.URI, request *archiver.ArchiveHistoryRequest, _ ...archiver.ArchiveOption,
+) error {
+	logger := archiver.TagLoggerWithArchiveHistoryRequestAndURI(h.logger, request, uri.String())
+	if err := h.checkScheme(uri); err != nil {
+		return &TerminalError{Err: err}
+	}
+	if err := archiver.ValidateHistoryArchiveRequest(request); err != nil {
+		return &TerminalError{Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.ArchiveTimeout)
+	defer cancel()
+
+	header := &archiversv1.ArchiveHistoryHeader{
+		Uri:                  uri.String(),
+		NamespaceId:          request.NamespaceID,
+		Namespace:            request.Namespace,
+		WorkflowId:           request.WorkflowID,
+		RunId:                request.RunID,
+		CloseFailoverVersion: request.CloseFailoverVersion,
+		NextEventId:          request.NextEventID,
+		ShardId:              request.ShardID,
+	}
+	state, done, err := h.resumeState(ctx, header, request.NextEventID)
+	if err != nil || done {
+		return err
+	}
+	iterator, err := archiver.NewHistoryIteratorFromState(request, h.executionManager, h.cfg.BlobSizeBytes, state)
+	if err != nil {
+		return fmt.Errorf("archive history: resume state: %w", err)
+	}
+	first, err := iterator.Next(ctx)
+	if err != nil {
+		if isNotFound(err) && state == nil {
+			logger.Info("history already deleted from persistence; nothing to archive")
+			return nil
+		}
+		return readEventsError(err)
+	}
+	return h.stream(ctx, header, request, iterator, first, logger)
+}
+
+// resumeState asks the sidecar for durable progress: done when the archive is complete, else the
+// iterator state to resume from (nil: from the first event).
+func (h *HistoryArchiver) resumeState(
+	ctx context.Context, header *archiversv1.ArchiveHistoryHeader, nextEventID int64,
+) (state []byte, done bool, err error) {
+	callCtx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
+	defer cancel()
+	resp, err := h.client.GetArchiveProgress(callCtx, &archiversv1.GetArchiveProgressRequest{Header: header})
+	if err != nil {
+		return nil, false, archiveError("get archive progress", err)
+	}
+	progress := resp.GetProgress()
+	if progress.GetComplete() {
+		return nil, true, nil
+	}
+	last := progress.GetLastEventId()
+	// Everything durable but not marked complete (or nothing yet): restart from the first event;
+	// the sidecar skips what it already has.
+	if last <= 0 || last+1 >= nextEventID {
+		return nil, false, nil
+	}
+	state, err = json.Marshal(iteratorState{NextEventID: last + 1})
+	return state, false, err
+}
+
+// stream sends the header and every blob's batches to the sidecar, checking each blob for
+// mutation first. On a failure of its own it sends `abort`, so the sidecar never mistakes a cut
+// stream for a finished history.
+func (h *HistoryArchiver) stream(
+	ctx context.Context,
+	header *archiversv1.ArchiveHistoryHeader,
+	request *archiver.ArchiveHistoryRequest,
+	iterator archiver.HistoryIterator,
+	blob *archiverspb.HistoryBlob,
+	logger log.Logger,
+) error {
+	streamCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := h.client.ArchiveHistory(streamCtx)
+	if err != nil {
+		return archiveError("archive history", err)
+	}
+	if err := stream.Send(&archiversv1.ArchiveHistoryRequest{
+		Message: &archiversv1.ArchiveHistoryRequest_Header{Header: header},
+	}); err != nil {
+		return archiveError("archive history", receiveStatus(stream, err))
+	}
+	for {
+		if err := checkMutation(request, blob); err != nil {
+			logger.Error("archive history: history was mutated", tag.Error(err))
+			abort(stream, err)
+			return &TerminalError{Err: err}
+		}
+		message, err := batchesMessage(blob.Body)
+		if err != nil {
+			abort(stream, err)
+			return &TerminalError{Err: err}
+		}
+		if err := stream.Send(message); err != nil {
+			return archiveError("archive history", receiveStatus(stream, err))
+		}
+		if !iterator.HasNext() {
+			break
+		}
+		if blob, err = iterator.Next(ctx); err != nil {
+			abort(stream, err)
+			return readEventsError(err)
+		}
+	}
+	_, err = stream.CloseAndRecv()
+	return archiveError("archive history", err)
+}
+
+// receiveStatus returns the call's real status after Send failed with io.EOF (the server ended
+// the stream early; its status tells why).
+func receiveStatus(stream archiversv1.ArchiverService_ArchiveHistoryClient, sendErr error) error {
+	if _, err := stream.CloseAndRecv(); err != nil {
+		return err
+	}
+	return sendErr
+}
+
+func abort(stream archiversv1.ArchiverService_ArchiveHistoryClient, reason error) {
+	_ = stream.Send(&archiversv1.ArchiveHistoryRequest{
+		Message: &archiversv1.ArchiveHistoryRequest_Abort{Abort: &archiversv1.ArchiveAbort{Reason: reason.Error()}},
+	})
+	_, _ = stream.CloseAndRecv()
+}
+
+func batchesMessage(batches []*historypb.History) (*archiversv1.ArchiveHistoryRequest, error) {
+	encoded := make([][]byte, 0, len(batches))
+	for _, batch := range batches {
+		data, err := proto.Marshal(batch)
+		if err != nil {
+			return nil, fmt.Errorf("archive history: encode event batch: %w", err)
+		}
+		encoded = append(encoded, data)
+	}
+	return &archiversv1.ArchiveHistoryRequest{
+		Message: &archiversv1.ArchiveHistoryRequest_Batches{Batches: &archiversv1.HistoryBatches{History: encoded}},
+	}, nil
+}
+
+// checkMutation is Temporal's check: no blob may hold an event newer than the close failover
+// version, and the last blob must end exactly at the close event (version and id).
+func checkMutation(request *archiver.ArchiveHistoryRequest, blob *archiverspb.HistoryBlob) error {
+	header := blob.GetHeader()
+	if header.GetLastFailoverVersion() > request.CloseFailoverVersion {
+		return fmt.Errorf("%w: event version %d is newer than the close failover version %d",
+			archiver.ErrHistoryMutated, header.GetLastFailoverVersion(), request.CloseFailoverVersion)
+	}
+	if header.GetIsLast() && (header.GetLastFailoverVersion() != request.CloseFailoverVersion ||
+		header.GetLastEventId()+1 != request.NextEventID) {
+		return fmt.Errorf("%w: history ends at event %d (version %d), the close event is %d (version %d)",
+			archiver.ErrHistoryMutated, header.GetLastEventId(), header.GetLastFailoverVersion(),
+			request.NextEventID-1, request.CloseFailoverVersion)
+	}
+	return nil
+}
+
+// readEventsError classifies a failure to read events from persistence: a NotFound in the middle
+// of a history (it was deleted under us) is retried, never returned as NotFound.
+func readEventsError(err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("%s: history disappeared while archiving: %v", archiver.ErrReasonReadHistory, err)
+	}
+	var overloaded *serviceerror.ResourceExhausted
+	if errors.As(err, &overloaded) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", archiver.ErrReasonReadHistory, err)
+}
+
+func isNotFound(err error) bool {
+	var notFound *serviceerror.NotFound
+	return errors.As(err, &notFound)
+}
+
+// Get returns one page of an archived history. Errors are Temporal service errors.
+func (h *HistoryArchiver) Get(
+	ctx context.Context, uri archiver.URI, request *archiver.GetHistoryRequest,
+) (*archiver.GetHistoryResponse, error) {
+	if err := h.checkScheme(uri); err != nil {
+		return nil, serviceerror.NewInvalidArgument(err.Error())
+	}
+	if err := archiver.ValidateGetRequest(request); err != nil {
+		return nil, serviceerror.NewInvalidArgument(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
+	defer cancel()
+	resp, err := h.client.GetHistory(ctx, &archiversv1.GetHistoryRequest{
+		Uri:                  uri.String(),
+		NamespaceId:          request.NamespaceID,
+		WorkflowId:           request.WorkflowID,
+		RunId:                request.RunID,
+		CloseFailoverVersion: request.CloseFailoverVersion,
+		PageSize:             int32(min(request.PageSize, math.MaxInt32)),
+		NextPageToken:        request.NextPageToken,
+	})
+	if err != nil {
+		return nil, readError("get archived history", err)
+	}
+	batches := make([]*historypb.History, 0, len(resp.GetHistoryBatches()))
+	for _, data := range resp.GetHistoryBatches() {
+		batch := &historypb.History{}
+		if err := proto.Unmarshal(data, batch); err != nil {
+			return nil, serviceerror.NewInternalf("get archived history: sidecar sent an undecodable batch: %v", err)
+		}
+		batches = append(batches, batch)
+	}
+	return &archiver.GetHistoryResponse{HistoryBatches: batches, NextPageToken: resp.GetNextPageToken()}, nil
+}
+
+// ValidateURI asks the sidecar whether uri is usable for history archival.
+func (h *HistoryArchiver) ValidateURI(uri archiver.URI) error {
+	return validateURI(h.client, h.cfg, h.scheme, uri, archiversv1.ArchiverKind_ARCHIVER_KIND_HISTORY)
+}
+
+func (h *HistoryArchiver) checkScheme(uri archiver.URI) error {
+	return checkScheme(h.scheme, uri)
+}

@@ -1,0 +1,87 @@
+package archiver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	archiverspb "go.temporal.io/server/api/archiver/v1"
+	"go.temporal.io/server/common/archiver"
+	"go.temporal.io/server/common/searchattribute"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+func searchAttributesFixture() searchattribute.NameTypeMap {
+	return searchattribute.NewNameTypeMapStub(map[string]enumspb.IndexedValueType{
+		"CustomerTier": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		"OrderCount":   enumspb.INDEXED_VALUE_TYPE_INT,
+	})
+}
+
+func testVisibilityRecord() *archiverspb.VisibilityRecord {
+	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	return &archiverspb.VisibilityRecord{
+		NamespaceId: testNamespaceID, Namespace: "shim-test", WorkflowId: "order-17", RunId: "run-17",
+		WorkflowTypeName: "OrderWorkflow",
+		StartTime:        timestamppb.New(start), ExecutionTime: timestamppb.New(start),
+		CloseTime:         timestamppb.New(start.Add(90 * time.Second)),
+		ExecutionDuration: durationpb.New(90 * time.Second),
+		Status:            enumspb.WORKFLOW_EXECUTION_STATUS_FAILED,
+		HistoryLength:     11,
+		Memo: &commonpb.Memo{Fields: map[string]*commonpb.Payload{
+			"note": {Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"hi"`)},
+		}},
+		SearchAttributes: map[string]string{"CustomerTier": "gold", "OrderCount": "42"},
+	}
+}
+
+func TestVisibilityArchiveAndTypedQueryThroughTheSidecar(t *testing.T) {
+	address := sidecarAddress(t)
+	v, err := NewVisibilityArchiver("file", testConfig(address), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, err := archiver.NewURI("file://" + t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := testVisibilityRecord()
+	for i := 0; i < 2; i++ { // an upsert: archiving twice stores one record
+		if err := v.Archive(context.Background(), uri, record); err != nil {
+			t.Fatalf("archive visibility: %v", err)
+		}
+	}
+	for _, query := range []string{
+		"OrderCount > 40 AND CustomerTier = 'gold'",
+		"ExecutionStatus = 'Failed'",
+		"WorkflowType = 'OrderWorkflow' AND CloseTime >= '2026-11-01T10:00:00Z'",
+	} {
+		resp, err := v.Query(context.Background(), uri, &archiver.QueryVisibilityRequest{
+			NamespaceID: testNamespaceID, PageSize: 10, Query: query,
+		}, searchAttributesFixture())
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		if len(resp.Executions) != 1 {
+			t.Fatalf("%s: want 1 execution, got %d", query, len(resp.Executions))
+		}
+		got := resp.Executions[0]
+		if got.GetExecution().GetWorkflowId() != "order-17" || got.GetType().GetName() != "OrderWorkflow" ||
+			got.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED || got.GetHistoryLength() != 11 ||
+			!got.GetCloseTime().AsTime().Equal(record.CloseTime.AsTime()) {
+			t.Fatalf("%s: unexpected execution %v", query, got)
+		}
+		if got.GetSearchAttributes().GetIndexedFields()["OrderCount"] == nil {
+			t.Fatalf("%s: custom search attribute missing from %v", query, got)
+		}
+	}
+	resp, err := v.Query(context.Background(), uri, &archiver.QueryVisibilityRequest{
+		NamespaceID: testNamespaceID, PageSize: 10, Query: "OrderCount < 40",
+	}, searchAttributesFixture())
+	if err != nil || len(resp.Executions) != 0 {
+		t.Fatalf("OrderCount < 40: want no execution, got %v, %v", resp, err)
+	}
+}
