@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Run the test suites. `scripts/test.sh` runs the fast suite (everything but the end-to-end
-# tests against a Temporal server built with the shim); `scripts/test.sh e2e` runs those.
+# Run the test suites.
+#   scripts/test.sh        the fast suite: Python tests (all but the end-to-end ones) and the Go shim's tests
+#   scripts/test.sh e2e    the end-to-end tests: a Temporal server built with the shim, the sidecar, the CLI
+#   scripts/test.sh all    both
+# Extra arguments go to pytest (e.g. scripts/test.sh fast -k sidecar).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
-case "${1:-fast}" in
-  fast) shift || true; exec python -m pytest -m "not e2e" -q "$@" ;;
-  e2e) shift; exec python -m pytest -m e2e -q "$@" ;;
-  *) exec python -m pytest -q "$@" ;;
+export GOTOOLCHAIN="${GOTOOLCHAIN_OVERRIDE:-auto}"  # shim/go.mod names the Go toolchain it needs
+
+go_tests() {
+  (cd shim && go test -count=1 ./...)
+}
+
+suite="${1:-fast}"
+shift || true
+case "$suite" in
+  fast) python -m pytest -m "not e2e" -q "$@"; go_tests ;;
+  go) go_tests ;;
+  e2e) bash scripts/build_server.sh; python -m pytest -m e2e -q "$@" ;;
+  all) python -m pytest -m "not e2e" -q "$@"; go_tests; bash scripts/build_server.sh; python -m pytest -m e2e -q "$@" ;;
+  *) echo "usage: scripts/test.sh [fast|go|e2e|all] [pytest args...]" >&2; exit 2 ;;
 esac
