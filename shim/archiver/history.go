@@ -10,6 +10,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	archiverspb "go.temporal.io/server/api/archiver/v1"
+	"go.temporal.io/server/common"
 	"go.temporal.io/server/common/archiver"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -80,6 +81,14 @@ func (h *HistoryArchiver) Archive(
 	if err != nil || done {
 		return err
 	}
+	if state != nil {
+		// The iterator cannot tell "history deleted" from "history ended" when it does not start
+		// at the first event, so look before resuming.
+		gone, err := h.historyGone(ctx, request, header)
+		if err != nil || gone {
+			return err
+		}
+	}
 	iterator, err := archiver.NewHistoryIteratorFromState(request, h.executionManager, h.cfg.BlobSizeBytes, state)
 	if err != nil {
 		return fmt.Errorf("archive history: resume state: %w", err)
@@ -118,6 +127,31 @@ func (h *HistoryArchiver) resumeState(
 	}
 	state, err = json.Marshal(iteratorState{NextEventID: last + 1})
 	return state, false, err
+}
+
+// historyGone reports whether persistence no longer has the events a resumed archive needs (the
+// run was deleted after part of its history was archived): that is a success, like a history
+// deleted before archival began.
+func (h *HistoryArchiver) historyGone(
+	ctx context.Context, request *archiver.ArchiveHistoryRequest, header *archiversv1.ArchiveHistoryHeader,
+) (bool, error) {
+	_, err := h.executionManager.ReadHistoryBranchByBatch(ctx, &persistence.ReadHistoryBranchRequest{
+		ShardID:     request.ShardID,
+		BranchToken: request.BranchToken,
+		MinEventID:  common.FirstEventID,
+		MaxEventID:  common.EndEventID,
+		PageSize:    1,
+	})
+	switch {
+	case err == nil:
+		return false, nil
+	case isNotFound(err):
+		h.logger.Info("history deleted from persistence after a partial archive; nothing left to archive",
+			tag.WorkflowID(header.WorkflowId), tag.WorkflowRunID(header.RunId))
+		return true, nil
+	default:
+		return false, readEventsError(err)
+	}
 }
 
 // stream sends the header and every blob's batches to the sidecar, checking each blob for

@@ -139,6 +139,22 @@ func TestInterruptedArchiveResumesFromTheStoredPoint(t *testing.T) {
 	assertSameHistory(t, batches, got) // every event exactly once
 }
 
+func TestHistoryDeletedAfterAPartialArchiveIsSuccess(t *testing.T) {
+	address := sidecarAddress(t)
+	f := newHistoryFixture(t, address, testHistory(40, 3, 600, testVersion))
+	f.source.failAfter = 20
+	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err == nil {
+		t.Fatal("archive succeeded although persistence failed half-way")
+	}
+	f.source.deleted = true
+	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
+		t.Fatalf("archive of a history deleted after a partial archive: %v", err)
+	}
+	if _, err := f.readAll(t, 10); !isNotFound(err) {
+		t.Fatalf("the partial archive must not be served, got %v", err)
+	}
+}
+
 func TestHistoryAlreadyDeletedIsSuccess(t *testing.T) {
 	address := sidecarAddress(t)
 	f := newHistoryFixture(t, address, testHistory(3, 2, 10, testVersion))

@@ -50,7 +50,9 @@ func (s *eventSource) ReadHistoryBranchByBatch(
 	if len(req.NextPageToken) == 8 {
 		start = int(binary.BigEndian.Uint64(req.NextPageToken))
 	} else {
-		s.firstReads = append(s.firstReads, req.MinEventID)
+		if req.PageSize > 1 {
+			s.firstReads = append(s.firstReads, req.MinEventID)
+		}
 		for start < len(s.batches) && s.batches[start].Events[0].EventId < req.MinEventID {
 			start++
 		}
