@@ -226,6 +226,10 @@ class _LoggedProcess(_ProcessEmulator):
         current = super().log()
         return current if current else tail(self.saved_log)
 
+    def log_tail(self, chars: int = 200_000) -> str:
+        """The last ``chars`` characters of the logs of every run so far, the current one included."""
+        return tail(self.saved_log, chars) + tail(self._log_path, chars)
+
     def _save_log(self, note: str = "") -> None:
         if self.saved_log is None or self._log_path is None or not self._log_path.exists():
             return

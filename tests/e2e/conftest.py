@@ -9,6 +9,7 @@ tails of the server's and the sidecar's logs are attached to its report.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,6 @@ from archivers.testing.temporal_server import (
     ArchiversTemporalServer,
     SidecarProcess,
     build_server,
-    tail,
 )
 
 from .e2e_helpers import WATCHED, start_server, unwatch, watch
@@ -38,9 +38,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.failed and "/e2e/" in str(item.path):
         for process in list(WATCHED):
-            text = process.log() if process.running else tail(process.saved_log)
-            if text:
-                report.sections.append((f"{process.name} log (tail)", text[-6000:]))
+            text = process.log_tail()
+            # The Azure SDK logs every request with its headers at INFO: keep the sidecar's own lines.
+            lines = [
+                line
+                for line in text.splitlines()
+                if line[:1] not in (" ", "\t") and "azure.core" not in line and not line.startswith(("No body", "Re"))
+            ]
+            if lines:
+                report.sections.append((f"{process.name} log (tail)", "\n".join(lines[-60:])))
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +69,7 @@ def e2e_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def store_env(moto_s3: MotoS3Server, azurite: AzuriteBlobServer) -> dict[str, str]:
     """Environment that points boto3 at moto and azure-storage-blob at Azurite (hermetic AWS config)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     env = {**moto_s3.env(), **azurite.env()}
     env.update(
         AWS_CONFIG_FILE=os.devnull,
