@@ -97,7 +97,7 @@ stop() {  # stop PID NAME: SIGTERM, then SIGKILL after 30 s
 }
 cleanup() {
   trap - INT TERM EXIT
-  stop "$server_pid" server      # first the server, so that no archive is cut off by the sidecar going away
+  stop "$server_pid" server
   stop "$sidecar_pid" sidecar
 }
 trap 'cleanup; exit 130' INT
@@ -136,13 +136,19 @@ EOF
 }
 
 log "starting the sidecar: archiver serve --config $SIDECAR_CONFIG (log: $STATE/sidecar.log)"
+# `set -m` puts each in a process group of its own, so that Ctrl-C reaches only this script, whose
+# trap stops the server first and the sidecar after it (an archive in flight is not cut off).
+set -m
 archiver serve --config "$SIDECAR_CONFIG" >"$STATE/sidecar.log" 2>&1 &
 sidecar_pid=$!
+set +m
 wait_until sidecar "$sidecar_pid" "$STATE/sidecar.log" 60 sidecar_healthy
 
 log "starting the server: $SERVER_BIN --config-file $SERVER_CONFIG (log: $STATE/server.log)"
+set -m
 "$SERVER_BIN" --config-file "$SERVER_CONFIG" --allow-no-auth >"$STATE/server.log" 2>&1 &
 server_pid=$!
+set +m
 wait_until server "$server_pid" "$STATE/server.log" 120 \
   "$TEMPORAL" operator cluster health --address "$FRONTEND"
 
