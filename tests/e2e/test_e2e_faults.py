@@ -124,7 +124,11 @@ def test_non_retryable_store_failure_is_not_retried(
     sidecar: SidecarProcess,
     azurite: AzuriteBlobServer,
 ) -> None:
-    """An archive refused for good (missing container) is attempted once and then left alone."""
+    """An archive refused for good (missing container) is attempted once and then left alone.
+
+    The attempt is the shim's GetArchiveProgress (before streaming ArchiveHistory) and
+    ArchiveVisibility, both answered FAILED_PRECONDITION (retryable=false).
+    """
     container = f"gone-{uuid.uuid4().hex[:8]}"
     azurite.create_container(container)
     ns = f"gone-{uuid.uuid4().hex[:6]}"
@@ -160,3 +164,10 @@ def test_non_retryable_store_failure_is_not_retried(
     time.sleep(QUIET_SECONDS)
     retried = archive_calls() - after_first
     assert retried == 0, f"{retried} more archive calls in {QUIET_SECONDS}s: the permanent failure was retried"
+    # The server's side of it: the archival task went to the history task DLQ at once.
+    dlq = [
+        line
+        for line in temporal_server.log_tail().splitlines()
+        if "Task enqueued to DLQ" in line and f'"wf-namespace":"{ns}"' in line
+    ]
+    assert dlq, "no 'Task enqueued to DLQ' line for the namespace in the server log"

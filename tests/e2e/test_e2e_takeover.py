@@ -77,6 +77,11 @@ def test_shim_takes_over_builtin_s3_archives(
         log_dir=e2e_logs / "builtin-s3",
     )
     ns = f"takeover-{uuid.uuid4().hex[:6]}"
+
+    def sidecar_s3_calls() -> float:
+        return sidecar.metric("archiver_sidecar_calls_total", scheme="s3")
+
+    s3_calls_before = sidecar_s3_calls()
     start_server(builtin)
     try:
         assert "s3" not in builtin.config["archival"]["history"]["provider"]["customStores"]
@@ -98,6 +103,7 @@ def test_shim_takes_over_builtin_s3_archives(
             assert comparable(show_history(builtin, ns, run.workflow_id, run.run_id)) == comparable(run.events)
         objects = moto_s3.client().list_objects_v2(Bucket=bucket, Prefix=f"history/{ns_id}/history/")
         assert objects.get("KeyCount", 0) >= len(runs), "the built-in s3store wrote no history objects"
+        assert sidecar_s3_calls() == s3_calls_before, "s3:// went through the sidecar, not the built-in s3store"
     finally:
         unwatch(builtin)
         builtin.stop()
