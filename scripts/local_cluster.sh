@@ -62,7 +62,7 @@ fi
 
 if [ "$build" = 1 ]; then
   command -v go >/dev/null || die "Go is needed to build the server (https://go.dev/dl/); or pass --no-build with an existing $SERVER_BIN"
-  log "building the server (scripts/build_server.sh; the first build downloads modules and takes minutes)"
+  log "building the server (scripts/build_server.sh; the first build downloads the Go modules it needs)"
   bash scripts/build_server.sh >&2
 fi
 [ -x "$SERVER_BIN" ] || die "$SERVER_BIN is missing: run bash scripts/build_server.sh"
