@@ -187,12 +187,12 @@ print(ns["namespaceInfo"]["id"])
 cat <<EOF
 
 A Temporal server with archival through the sidecar is running.
-  frontend          $FRONTEND (Web UI: not included)
-  sidecar           $SIDECAR ($SIDECAR_CONFIG)
-  namespace         $NAMESPACE (id $namespace_id, retention 1h)
-  history archive   $HISTORY_URI
-  visibility archive $VISIBILITY_URI
-  logs              $STATE/server.log, $STATE/sidecar.log
+  frontend            $FRONTEND (Web UI: not included)
+  sidecar             $SIDECAR ($SIDECAR_CONFIG)
+  namespace           $NAMESPACE (id $namespace_id, retention 1h)
+  history archive     $HISTORY_URI
+  visibility archive  $VISIBILITY_URI
+  logs                $STATE/server.log, $STATE/sidecar.log
 
 Try, in another shell (source .venv/bin/activate first). A workflow needs no worker to be archived:
 terminating it closes it, and it is archived right after (deploy/temporal/dynamicconfig.yaml sets
