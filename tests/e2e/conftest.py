@@ -32,10 +32,10 @@ from .e2e_helpers import WATCHED, start_server, unwatch, watch
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
     """On a failure (setup or call), add the log tails of the watched server and sidecar processes."""
-    outcome = yield
-    report = outcome.get_result()
+    outcome: Any = yield
+    report: pytest.TestReport = outcome.get_result()
     if report.failed and "/e2e/" in str(item.path):
         for process in list(WATCHED):
             text = process.log_tail()

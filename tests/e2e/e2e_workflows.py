@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
@@ -91,5 +93,5 @@ class BigHistoryWorkflow:
         return total
 
 
-ALL_WORKFLOWS = [CompletingWorkflow, FailingWorkflow, SleepingWorkflow, BigHistoryWorkflow]
-ALL_ACTIVITIES = [greet, make_payload]
+ALL_WORKFLOWS: list[type] = [CompletingWorkflow, FailingWorkflow, SleepingWorkflow, BigHistoryWorkflow]
+ALL_ACTIVITIES: list[Callable[..., Any]] = [greet, make_payload]

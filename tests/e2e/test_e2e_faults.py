@@ -40,7 +40,8 @@ from .e2e_helpers import (
 )
 from .e2e_workflows import ALL_ACTIVITIES, ALL_WORKFLOWS, CompletingWorkflow
 
-pytestmark = pytest.mark.e2e
+# A cold Go build of the server (first test's setup) can take longer than the suite's 600 s default.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 OUTAGE_SECONDS = 8
 QUIET_SECONDS = 25
