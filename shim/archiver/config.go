@@ -58,7 +58,7 @@ func ParseConfig(raw map[string]any) (Config, error) {
 		return cfg, err
 	}
 	if cfg.Address == "" {
-		return cfg, errors.New("customStores: `address` (the sidecar's host:port) is required")
+		return cfg, errors.New("`address` (the sidecar's host:port) is required")
 	}
 	if cfg.RPCTimeout, err = durationValue(raw, "rpcTimeout", cfg.RPCTimeout); err != nil {
 		return cfg, err
@@ -72,7 +72,7 @@ func ParseConfig(raw map[string]any) (Config, error) {
 	if tlsRaw, ok := raw["tls"]; ok && tlsRaw != nil {
 		tlsMap, ok := tlsRaw.(map[string]any)
 		if !ok {
-			return cfg, fmt.Errorf("customStores: `tls` must be a map, got %T", tlsRaw)
+			return cfg, fmt.Errorf("`tls` must be a map, got %T", tlsRaw)
 		}
 		if cfg.TLS, err = parseTLS(tlsMap); err != nil {
 			return cfg, err
@@ -91,11 +91,11 @@ func parseTLS(raw map[string]any) (*TLSConfig, error) {
 		"caFile": &t.CAFile, "certFile": &t.CertFile, "keyFile": &t.KeyFile, "serverName": &t.ServerName,
 	} {
 		if *dst, err = stringValue(raw, key); err != nil {
-			return nil, fmt.Errorf("customStores: tls.%w", err)
+			return nil, fmt.Errorf("tls.%w", err)
 		}
 	}
 	if (t.CertFile == "") != (t.KeyFile == "") {
-		return nil, errors.New("customStores: tls.certFile and tls.keyFile must be given together")
+		return nil, errors.New("tls.certFile and tls.keyFile must be given together")
 	}
 	return &t, nil
 }
@@ -109,7 +109,7 @@ func checkKeys(prefix string, raw map[string]any, known []string) error {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return fmt.Errorf("customStores: unknown key(s) %s (known: %s)",
+		return fmt.Errorf("unknown key(s) %s (known: %s)",
 			strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
 	return nil
@@ -131,7 +131,7 @@ func stringValue(raw map[string]any, key string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("customStores: `%s` must be a string, got %T", key, v)
+		return "", fmt.Errorf("`%s` must be a string, got %T", key, v)
 	}
 	return s, nil
 }
@@ -143,7 +143,7 @@ func durationValue(raw map[string]any, key string, def time.Duration) (time.Dura
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return def, fmt.Errorf("customStores: `%s` must be a positive duration such as \"30s\", got %q", key, s)
+		return def, fmt.Errorf("`%s` must be a positive duration such as \"30s\", got %q", key, s)
 	}
 	return d, nil
 }
@@ -155,7 +155,7 @@ func positiveIntValue(raw map[string]any, key string, def int) (int, error) {
 	}
 	n, ok := v.(int)
 	if !ok || n <= 0 {
-		return def, fmt.Errorf("customStores: `%s` must be a positive integer, got %v", key, v)
+		return def, fmt.Errorf("`%s` must be a positive integer, got %v", key, v)
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/server/common/archiver/provider"
+	"go.temporal.io/server/common/config"
 )
 
 func TestParseConfigDefaultsAndValues(t *testing.T) {
@@ -71,5 +72,25 @@ func TestFactoriesServeOnlyConfiguredSchemes(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "customStores.azblob") {
 		t.Fatalf("bad config must fail naming the entry, got %v", err)
+	}
+}
+
+func TestValidateServerConfigNamesEveryBadEntry(t *testing.T) {
+	cfg := &config.Config{}
+	cfg.Archival.History.Provider = &config.HistoryArchiverProvider{CustomStores: map[string]map[string]any{
+		"azblob": {"address": "127.0.0.1:7299"},
+		"s3":     {"adress": "127.0.0.1:7299"},
+	}}
+	cfg.Archival.Visibility.Provider = &config.VisibilityArchiverProvider{CustomStores: map[string]map[string]any{
+		"file": {"address": "127.0.0.1:7299", "rpcTimeout": "soon"},
+	}}
+	err := ValidateServerConfig(cfg)
+	if err == nil || !strings.Contains(err.Error(), "history.provider.customStores.s3") ||
+		!strings.Contains(err.Error(), "visibility.provider.customStores.file") ||
+		strings.Contains(err.Error(), "azblob") {
+		t.Fatalf("want errors naming exactly the two bad entries, got %v", err)
+	}
+	if err := ValidateServerConfig(&config.Config{}); err != nil {
+		t.Fatalf("a config without archival providers is valid: %v", err)
 	}
 }

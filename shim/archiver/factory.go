@@ -6,11 +6,14 @@ package archiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/server/common/archiver"
 	"go.temporal.io/server/common/archiver/provider"
+	"go.temporal.io/server/common/config"
 
 	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
 )
@@ -66,4 +69,33 @@ func validateURI(
 	defer cancel()
 	_, err := client.ValidateURI(ctx, &archiversv1.ValidateURIRequest{Uri: uri.String(), Kind: kind})
 	return readError("validate archival URI", err)
+}
+
+// ValidateServerConfig checks every customStores entry of a server config at startup, so a typo
+// or a missing address stops the server with a message naming the entry, instead of failing the
+// first namespace registration that uses the scheme (Temporal builds archivers lazily).
+func ValidateServerConfig(cfg *config.Config) error {
+	var errs []error
+	if p := cfg.Archival.History.Provider; p != nil {
+		errs = append(errs, validateStores("archival.history.provider.customStores", p.CustomStores)...)
+	}
+	if p := cfg.Archival.Visibility.Provider; p != nil {
+		errs = append(errs, validateStores("archival.visibility.provider.customStores", p.CustomStores)...)
+	}
+	return errors.Join(errs...)
+}
+
+func validateStores(path string, stores map[string]map[string]any) []error {
+	schemes := make([]string, 0, len(stores))
+	for scheme := range stores {
+		schemes = append(schemes, scheme)
+	}
+	sort.Strings(schemes)
+	var errs []error
+	for _, scheme := range schemes {
+		if _, err := ParseConfig(stores[scheme]); err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s: %w", path, scheme, err))
+		}
+	}
+	return errs
 }

@@ -57,6 +57,9 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("load %s: %w", *configFile, err)
 	}
+	if err := shim.ValidateServerConfig(cfg); err != nil {
+		return fmt.Errorf("%s: %w", *configFile, err)
+	}
 	logger := log.NewZapLogger(log.BuildZapLogger(cfg.Log))
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
