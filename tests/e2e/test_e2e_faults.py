@@ -172,3 +172,43 @@ def test_non_retryable_store_failure_is_not_retried(
         if "Task enqueued to DLQ" in line and f'"wf-namespace":"{ns}"' in line
     ]
     assert dlq, "no 'Task enqueued to DLQ' line for the namespace in the server log"
+
+
+LONG_OUTAGE_SECONDS = 40
+RECOVERY_SECONDS = 5
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="the shim's gRPC channel keeps grpc-go's default reconnect backoff (up to 120 s): after a 40-45 s "
+    "sidecar outage, archived reads kept failing with the stale 'connection refused' for ~25 s after the "
+    "sidecar was back (shim/archiver/conn.go sets no ConnectParams/WaitForReady)",
+)
+def test_reads_recover_soon_after_a_long_sidecar_outage(
+    temporal_server: ArchiversTemporalServer, sidecar: SidecarProcess, tmp_path: Path
+) -> None:
+    """After a long sidecar outage, archived reads work again within a few seconds of its return."""
+    root = tmp_path / "archive"
+    ns = f"recover-{uuid.uuid4().hex[:6]}"
+    create_namespace(temporal_server, ns, f"file://{root}/history", f"file://{root}/visibility")
+
+    def read_ok() -> bool:
+        result = temporal_server.cli(
+            "workflow", "list", "--archived", "--namespace", ns, "--query", "", "--command-timeout", "3s",
+            timeout=30, check=False,
+        )  # fmt: skip
+        return result.returncode == 0
+
+    assert read_ok()
+    sidecar.stop()
+    try:
+        began = time.monotonic()
+        while time.monotonic() - began < LONG_OUTAGE_SECONDS:  # reads fail, the channel backs off
+            assert not read_ok()
+            time.sleep(1)
+    finally:
+        sidecar.start()
+    back = time.monotonic()
+    wait_until(read_ok, 120, interval=0.2, what="archived reads after the sidecar came back")
+    recovered = time.monotonic() - back
+    assert recovered < RECOVERY_SECONDS, f"archived reads failed for {recovered:.1f}s after the sidecar was back"
