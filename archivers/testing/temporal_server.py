@@ -35,6 +35,7 @@ from archivers.testing.emulators import (
     EmulatorError,
     EmulatorNotInstalledError,
     _ProcessEmulator,
+    _terminate,
     find_temporal_cli,
     free_port,
 )
@@ -242,8 +243,6 @@ class _LoggedProcess(_ProcessEmulator):
         """Stop the process and append its log to ``saved_log``."""
         process = self._process
         if process is not None and process.poll() is None:
-            from archivers.testing.emulators import _terminate
-
             _terminate(process)
         self._save_log()
         super().stop()
