@@ -7,15 +7,25 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
 // maxMessageBytes matches the sidecar's default maxMessageBytes: the largest response accepted.
 const maxMessageBytes = 64 * 1024 * 1024
+
+// reconnectBackoff replaces grpc-go's default (up to 120 s between attempts): the sidecar is
+// local and restarts in seconds, and until the channel reconnects every call fails at once, so
+// after an outage archives and reads would keep failing long after the sidecar is back.
+var reconnectBackoff = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+	MinConnectTimeout: 5 * time.Second,
+}
 
 // clients holds one gRPC connection per distinct sidecar address and TLS setting, shared by the
 // history and visibility archivers of every scheme that points at the same sidecar.
@@ -39,6 +49,7 @@ func clientFor(cfg Config) (archiversv1.ArchiverServiceClient, error) {
 	}
 	conn, err := grpc.NewClient(cfg.Address,
 		grpc.WithTransportCredentials(creds),
+		grpc.WithConnectParams(reconnectBackoff),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
 	)
 	if err != nil {

@@ -139,13 +139,7 @@ func TestArchiveErrorMapping(t *testing.T) {
 }
 
 func TestArchiveWithSidecarDownIsRetryable(t *testing.T) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	address := listener.Addr().String()
-	_ = listener.Close() // nothing listens there now
-	cfg := testConfig(address)
+	cfg := testConfig(freeAddress(t))
 	cfg.RPCTimeout = 2 * time.Second
 	h, err := NewHistoryArchiver("s3", cfg, &eventSource{}, testLogger())
 	if err != nil {
@@ -238,5 +232,37 @@ func TestSchemeMismatchIsRejectedWithoutCallingTheSidecar(t *testing.T) {
 	})
 	if !errors.As(err, new(*serviceerror.InvalidArgument)) {
 		t.Fatalf("want InvalidArgument, got %T: %v", err, err)
+	}
+}
+
+func TestCallsWorkSoonAfterTheSidecarComesBack(t *testing.T) {
+	t.Parallel() // mostly waiting: let the other tests run meanwhile
+	address := freeAddress(t)
+	stop := startSidecar(t, address)
+	v, err := NewVisibilityArchiver("file", testConfig(address), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, _ := archiver.NewURI("file://" + t.TempDir())
+	if err := v.ValidateURI(uri); err != nil {
+		t.Fatalf("sidecar up: %v", err)
+	}
+	stop()
+	// A long outage: with grpc-go's default backoff the channel would by now wait more than 10 s
+	// between reconnect attempts (1.6x growth, up to 120 s), failing every call meanwhile.
+	outageEnd := time.Now().Add(30 * time.Second)
+	for time.Now().Before(outageEnd) {
+		if err := v.ValidateURI(uri); err == nil {
+			t.Fatal("a call succeeded while the sidecar was down")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	startSidecar(t, address)
+	back := time.Now()
+	for v.ValidateURI(uri) != nil {
+		if time.Since(back) > 4*time.Second {
+			t.Fatalf("calls still fail %s after the sidecar came back", time.Since(back))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

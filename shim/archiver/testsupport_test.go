@@ -112,9 +112,29 @@ func testHistory(batchCount, eventsPerBatch, padding int, version int64) []*hist
 }
 
 // sidecarAddress starts the real sidecar (`archiver serve` from the project's .venv, or
-// $ARCHIVER_BIN) for the test and returns its address. Tests that need it are skipped when the
-// Python side is not installed; scripts/test.sh always installs it first.
+// $ARCHIVER_BIN) on a free loopback port for the test and returns its address. Tests that need it
+// are skipped when the Python side is not installed; scripts/test.sh always installs it first.
 func sidecarAddress(t *testing.T) string {
+	t.Helper()
+	address := freeAddress(t)
+	startSidecar(t, address)
+	return address
+}
+
+// freeAddress returns a loopback address nothing listens on.
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = listener.Close() }()
+	return listener.Addr().String()
+}
+
+// startSidecar runs the sidecar on address until the returned stop function (also registered as
+// test cleanup) is called, and waits until it reports SERVING.
+func startSidecar(t *testing.T, address string) (stop func()) {
 	t.Helper()
 	bin := os.Getenv("ARCHIVER_BIN")
 	if bin == "" {
@@ -123,33 +143,31 @@ func sidecarAddress(t *testing.T) string {
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("no sidecar binary at %s (run scripts/setup.sh or set ARCHIVER_BIN)", bin)
 	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	address := listener.Addr().String()
-	_ = listener.Close()
 	cmd := exec.Command(bin, "serve", "--listen", address)
-	cmd.Stdout = os.Stderr
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "sidecar.log"))
+	logFile, err := os.CreateTemp(t.TempDir(), "sidecar-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			data, _ := os.ReadFile(logFile.Name())
-			t.Logf("sidecar log:\n%s", data)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			if t.Failed() {
+				data, _ := os.ReadFile(logFile.Name())
+				t.Logf("sidecar log:\n%s", data)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	waitServing(t, address)
-	return address
+	return stop
 }
 
 func waitServing(t *testing.T, address string) {
