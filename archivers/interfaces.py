@@ -93,12 +93,16 @@ class QueryVisibilityRequest:
     """Asks for one page of archived executions matching ``query`` (Go ``archiver.QueryVisibilityRequest``).
 
     ``page_size`` 0 means :data:`DEFAULT_QUERY_PAGE_SIZE`; an empty query matches everything.
+    ``search_attribute_aliases`` maps a custom search attribute's stored name (the key in archived
+    records, e.g. SQL visibility's ``Keyword01``) to the name users know it by (the namespace's
+    alias, Temporal's ``CustomSearchAttributeAliases``): queries and results then use the alias.
     """
 
     namespace_id: str
     page_size: int = 0
     next_page_token: bytes = b""
     query: str = ""
+    search_attribute_aliases: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise :class:`InvalidArgumentError` if a required field is empty or out of range."""

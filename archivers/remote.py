@@ -276,6 +276,7 @@ class RemoteVisibilityArchiver(_Remote, VisibilityArchiver):
                 next_page_token=request.next_page_token,
                 query=request.query,
                 search_attribute_types={name: int(kind) for name, kind in search_attribute_types.items()},
+                search_attribute_aliases=dict(request.search_attribute_aliases),
             ),
         )
         return QueryVisibilityResponse(

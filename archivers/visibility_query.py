@@ -11,7 +11,7 @@ as soon as the page is certain), applies the residual filter, pages, converts th
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
@@ -50,18 +50,37 @@ def run_query(
     candidates: CandidateSource,
 ) -> QueryVisibilityResponse:
     """Answer ``request`` from the records ``candidates`` lists for the compiled query."""
-    compiled = compile_query(request.query, search_attribute_types)
-    binding = _binding(request.namespace_id, compiled, search_attribute_types)
+    aliases = request.search_attribute_aliases
+    types = _aliased_types(search_attribute_types, aliases)
+    compiled = compile_query(request.query, types)
+    binding = _binding(request.namespace_id, compiled, types)
     cursor = None
     if request.next_page_token:
         cursor = validate_cursor(decode_token(request.next_page_token, TOKEN_KIND, binding), compiled.sort_order)
     page_size = request.effective_page_size
     records = _read(compiled, list(candidates(compiled)), cursor, page_size)
+    if aliases:
+        records = (_with_aliases(record, aliases) for record in records)
     page = compiled.page(records, cursor, page_size)
     return QueryVisibilityResponse(
-        executions=[record_to_execution_info(record, search_attribute_types) for record in page.records],
+        executions=[record_to_execution_info(record, types) for record in page.records],
         next_page_token=b"" if page.next_cursor is None else encode_token(TOKEN_KIND, binding, page.next_cursor),
     )
+
+
+def _aliased_types(types: SearchAttributeTypes, aliases: Mapping[str, str]) -> SearchAttributeTypes:
+    """The type map under the names users see: an aliased attribute only under its alias."""
+    return {aliases.get(name, name): value_type for name, value_type in types.items()}
+
+
+def _with_aliases(record: VisibilityRecord, aliases: Mapping[str, str]) -> VisibilityRecord:
+    """A copy of ``record`` whose search attributes are keyed by alias where one exists."""
+    renamed = VisibilityRecord()
+    renamed.CopyFrom(record)
+    renamed.search_attributes.clear()
+    for name, value in record.search_attributes.items():
+        renamed.search_attributes[aliases.get(name, name)] = value
+    return renamed
 
 
 def _read(

@@ -207,6 +207,7 @@ class ArchiverServicer:
             page_size=request.page_size,
             next_page_token=request.next_page_token,
             query=request.query,
+            search_attribute_aliases=dict(request.search_attribute_aliases),
         )
         types: Mapping[str, int] = dict(request.search_attribute_types)
         response = self.visibility_archiver(request.uri).query(request.uri, query, types)

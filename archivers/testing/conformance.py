@@ -264,6 +264,24 @@ class ArchiverConformance:
             with pytest.raises(InvalidPageTokenError):
                 visibility.query(archive_uri, QueryVisibilityRequest(NS, 5, bad, "WorkflowType = 'OrderFlow'"), TYPES)
 
+    def test_search_attribute_aliases(
+        self, visibility: VisibilityArchiver, archive_uri: str, archived_records: list[Any]
+    ) -> None:
+        """Records store SQL visibility's column names; the namespace's aliases are what users type and see."""
+        aliases = {"CustomerId": "Customer", "Priority": "Urgency"}  # stored name -> alias
+        query = "Customer = 'c-3' AND Urgency >= 2"
+        stored_names_query = compile_query("CustomerId = 'c-3' AND Priority >= 2", TYPES)
+        expected = {r.run_id for r in archived_records if stored_names_query.matches(r)}
+        request = QueryVisibilityRequest(NS, 10_000, b"", query, search_attribute_aliases=aliases)
+        executions = visibility.query(archive_uri, request, TYPES).executions
+        assert expected and {e.execution.run_id for e in executions} == expected
+        for execution in executions:
+            names = set(execution.search_attributes.indexed_fields)
+            assert {"Customer", "Urgency"} <= names and not names & {"CustomerId", "Priority"}
+        with pytest.raises(QueryError):  # an aliased attribute is not known under its stored name
+            visibility.query(archive_uri, QueryVisibilityRequest(NS, 10, b"", "CustomerId = 'c-3'",
+                                                                 search_attribute_aliases=aliases), TYPES)
+
     def test_empty_namespace(self, visibility: VisibilityArchiver, archive_uri: str) -> None:
         assert visibility.query(archive_uri, QueryVisibilityRequest("nobody", 10, b"", "")).executions == []
 

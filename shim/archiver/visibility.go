@@ -61,7 +61,8 @@ func (v *VisibilityArchiver) Archive(
 }
 
 // Query returns one page of archived executions matching request.Query. The namespace's custom
-// search attribute types go along, so typed filters work. Errors are Temporal service errors.
+// search attribute types go along, so typed filters work, and so do its aliases when
+// FrontendInterceptor put them in ctx. Errors are Temporal service errors.
 func (v *VisibilityArchiver) Query(
 	ctx context.Context, uri archiver.URI, request *archiver.QueryVisibilityRequest, saTypeMap searchattribute.NameTypeMap,
 ) (*archiver.QueryVisibilityResponse, error) {
@@ -78,12 +79,13 @@ func (v *VisibilityArchiver) Query(
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.RPCTimeout)
 	defer cancel()
 	resp, err := v.client.QueryVisibility(ctx, &archiversv1.QueryVisibilityRequest{
-		Uri:                  uri.String(),
-		NamespaceId:          request.NamespaceID,
-		PageSize:             int32(min(request.PageSize, math.MaxInt32)),
-		NextPageToken:        request.NextPageToken,
-		Query:                request.Query,
-		SearchAttributeTypes: types,
+		Uri:                    uri.String(),
+		NamespaceId:            request.NamespaceID,
+		PageSize:               int32(min(request.PageSize, math.MaxInt32)),
+		NextPageToken:          request.NextPageToken,
+		Query:                  request.Query,
+		SearchAttributeTypes:   types,
+		SearchAttributeAliases: aliasesFrom(ctx),
 	})
 	if err != nil {
 		return nil, readError("query archived visibility", err)

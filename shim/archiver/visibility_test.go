@@ -7,9 +7,12 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	archiverspb "go.temporal.io/server/api/archiver/v1"
 	"go.temporal.io/server/common/archiver"
 	"go.temporal.io/server/common/searchattribute"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -83,5 +86,66 @@ func TestVisibilityArchiveAndTypedQueryThroughTheSidecar(t *testing.T) {
 	}, searchAttributesFixture())
 	if err != nil || len(resp.Executions) != 0 {
 		t.Fatalf("OrderCount < 40: want no execution, got %v, %v", resp, err)
+	}
+}
+
+type describer struct{ aliases map[string]string }
+
+func (d describer) DescribeNamespace(
+	context.Context, *workflowservice.DescribeNamespaceRequest,
+) (*workflowservice.DescribeNamespaceResponse, error) {
+	return &workflowservice.DescribeNamespaceResponse{
+		Config: &namespacepb.NamespaceConfig{CustomSearchAttributeAliases: d.aliases},
+	}, nil
+}
+
+func TestQueryByAliasThroughTheFrontendInterceptor(t *testing.T) {
+	address := sidecarAddress(t)
+	v, err := NewVisibilityArchiver("file", testConfig(address), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, err := archiver.NewURI("file://" + t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := testVisibilityRecord()
+	record.SearchAttributes = map[string]string{"Keyword01": "gold", "Int01": "42"} // SQL visibility's columns
+	if err := v.Archive(context.Background(), uri, record); err != nil {
+		t.Fatal(err)
+	}
+	types := searchattribute.NewNameTypeMapStub(map[string]enumspb.IndexedValueType{
+		"Keyword01": enumspb.INDEXED_VALUE_TYPE_KEYWORD, "Int01": enumspb.INDEXED_VALUE_TYPE_INT,
+	})
+	query := func(ctx context.Context, q string) (*archiver.QueryVisibilityResponse, error) {
+		return v.Query(ctx, uri, &archiver.QueryVisibilityRequest{NamespaceID: testNamespaceID, PageSize: 10, Query: q}, types)
+	}
+	frontend := describer{aliases: map[string]string{"Keyword01": "CustomerTier", "Int01": "OrderCount"}}
+	interceptor := FrontendInterceptor()
+	resp, err := interceptor(context.Background(), &workflowservice.ListArchivedWorkflowExecutionsRequest{Namespace: "ns"},
+		&grpc.UnaryServerInfo{Server: frontend}, func(ctx context.Context, _ any) (any, error) {
+			return query(ctx, "CustomerTier = 'gold' AND OrderCount > 40")
+		})
+	if err != nil {
+		t.Fatalf("query by alias: %v", err)
+	}
+	executions := resp.(*archiver.QueryVisibilityResponse).Executions
+	if len(executions) != 1 || executions[0].GetSearchAttributes().GetIndexedFields()["CustomerTier"] == nil {
+		t.Fatalf("want the execution with its attributes under their aliases, got %v", executions)
+	}
+	// Without the interceptor (or for a namespace without aliases) the stored names are the names.
+	if resp, err := query(context.Background(), "Keyword01 = 'gold'"); err != nil || len(resp.Executions) != 1 {
+		t.Fatalf("query by stored name without aliases: %v, %v", resp, err)
+	}
+	// Other frontend calls pass through with no lookup.
+	_, err = interceptor(context.Background(), &workflowservice.DescribeNamespaceRequest{}, &grpc.UnaryServerInfo{},
+		func(ctx context.Context, _ any) (any, error) {
+			if aliasesFrom(ctx) != nil {
+				t.Fatal("aliases looked up for a call other than ListArchivedWorkflowExecutions")
+			}
+			return nil, nil
+		})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -81,6 +81,7 @@ func run(args []string) error {
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 		temporal.WithCustomHistoryArchiverFactory(shim.HistoryArchiverFactory()),
 		temporal.WithCustomVisibilityArchiverFactory(shim.VisibilityArchiverFactory()),
+		temporal.WithChainedFrontendGrpcInterceptors(shim.FrontendInterceptor()),
 	)
 	if err != nil {
 		return fmt.Errorf("create server: %w", err)

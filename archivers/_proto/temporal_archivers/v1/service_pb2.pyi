@@ -482,12 +482,33 @@ class QueryVisibilityRequest(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class SearchAttributeAliasesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     URI_FIELD_NUMBER: _builtins.int
     NAMESPACE_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
     SEARCH_ATTRIBUTE_TYPES_FIELD_NUMBER: _builtins.int
+    SEARCH_ATTRIBUTE_ALIASES_FIELD_NUMBER: _builtins.int
     uri: _builtins.str
     """The archival URI the records were written under."""
     namespace_id: _builtins.str
@@ -504,6 +525,14 @@ class QueryVisibilityRequest(_message.Message):
         custom search attributes in filters and results.
         """
 
+    @_builtins.property
+    def search_attribute_aliases(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Custom search attribute stored name (the key in archived records and in
+        `search_attribute_types`, e.g. SQL visibility's "Keyword01") -> the name users know it by (the
+        namespace's alias, Temporal's `CustomSearchAttributeAliases`). Filters and results then use
+        the alias; an aliased attribute is not known under its stored name.
+        """
+
     def __init__(
         self,
         *,
@@ -513,10 +542,11 @@ class QueryVisibilityRequest(_message.Message):
         next_page_token: _builtins.bytes = ...,
         query: _builtins.str = ...,
         search_attribute_types: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        search_attribute_aliases: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace_id", b"namespace_id", "next_page_token", b"next_page_token", "page_size", b"page_size", "query", b"query", "search_attribute_types", b"search_attribute_types", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace_id", b"namespace_id", "next_page_token", b"next_page_token", "page_size", b"page_size", "query", b"query", "search_attribute_aliases", b"search_attribute_aliases", "search_attribute_types", b"search_attribute_types", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

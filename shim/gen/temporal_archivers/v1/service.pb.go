@@ -942,8 +942,13 @@ type QueryVisibilityRequest struct {
 	// Custom search attribute name -> `temporal.api.enums.v1.IndexedValueType` number, typing
 	// custom search attributes in filters and results.
 	SearchAttributeTypes map[string]int32 `protobuf:"bytes,6,rep,name=search_attribute_types,json=searchAttributeTypes,proto3" json:"search_attribute_types,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Custom search attribute stored name (the key in archived records and in
+	// `search_attribute_types`, e.g. SQL visibility's "Keyword01") -> the name users know it by (the
+	// namespace's alias, Temporal's `CustomSearchAttributeAliases`). Filters and results then use
+	// the alias; an aliased attribute is not known under its stored name.
+	SearchAttributeAliases map[string]string `protobuf:"bytes,7,rep,name=search_attribute_aliases,json=searchAttributeAliases,proto3" json:"search_attribute_aliases,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *QueryVisibilityRequest) Reset() {
@@ -1014,6 +1019,13 @@ func (x *QueryVisibilityRequest) GetQuery() string {
 func (x *QueryVisibilityRequest) GetSearchAttributeTypes() map[string]int32 {
 	if x != nil {
 		return x.SearchAttributeTypes
+	}
+	return nil
+}
+
+func (x *QueryVisibilityRequest) GetSearchAttributeAliases() map[string]string {
+	if x != nil {
+		return x.SearchAttributeAliases
 	}
 	return nil
 }
@@ -1125,17 +1137,21 @@ const file_temporal_archivers_v1_service_proto_rawDesc = "" +
 	"\x18ArchiveVisibilityRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12?\n" +
 	"\x06record\x18\x02 \x01(\v2'.temporal_archivers.v1.VisibilityRecordR\x06record\"\x1b\n" +
-	"\x19ArchiveVisibilityResponse\"\xf0\x02\n" +
+	"\x19ArchiveVisibilityResponse\"\xc1\x04\n" +
 	"\x16QueryVisibilityRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12!\n" +
 	"\fnamespace_id\x18\x02 \x01(\tR\vnamespaceId\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12&\n" +
 	"\x0fnext_page_token\x18\x04 \x01(\fR\rnextPageToken\x12\x14\n" +
 	"\x05query\x18\x05 \x01(\tR\x05query\x12}\n" +
-	"\x16search_attribute_types\x18\x06 \x03(\v2G.temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntryR\x14searchAttributeTypes\x1aG\n" +
+	"\x16search_attribute_types\x18\x06 \x03(\v2G.temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntryR\x14searchAttributeTypes\x12\x83\x01\n" +
+	"\x18search_attribute_aliases\x18\a \x03(\v2I.temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntryR\x16searchAttributeAliases\x1aG\n" +
 	"\x19SearchAttributeTypesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"a\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aI\n" +
+	"\x1bSearchAttributeAliasesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"a\n" +
 	"\x17QueryVisibilityResponse\x12\x1e\n" +
 	"\n" +
 	"executions\x18\x01 \x03(\fR\n" +
@@ -1167,7 +1183,7 @@ func file_temporal_archivers_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_temporal_archivers_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_temporal_archivers_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_temporal_archivers_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_temporal_archivers_v1_service_proto_goTypes = []any{
 	(ArchiverKind)(0),                  // 0: temporal_archivers.v1.ArchiverKind
 	(*ValidateURIRequest)(nil),         // 1: temporal_archivers.v1.ValidateURIRequest
@@ -1187,7 +1203,8 @@ var file_temporal_archivers_v1_service_proto_goTypes = []any{
 	(*QueryVisibilityRequest)(nil),     // 15: temporal_archivers.v1.QueryVisibilityRequest
 	(*QueryVisibilityResponse)(nil),    // 16: temporal_archivers.v1.QueryVisibilityResponse
 	nil,                                // 17: temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry
-	(*VisibilityRecord)(nil),           // 18: temporal_archivers.v1.VisibilityRecord
+	nil,                                // 18: temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry
+	(*VisibilityRecord)(nil),           // 19: temporal_archivers.v1.VisibilityRecord
 }
 var file_temporal_archivers_v1_service_proto_depIdxs = []int32{
 	0,  // 0: temporal_archivers.v1.ValidateURIRequest.kind:type_name -> temporal_archivers.v1.ArchiverKind
@@ -1197,25 +1214,26 @@ var file_temporal_archivers_v1_service_proto_depIdxs = []int32{
 	7,  // 4: temporal_archivers.v1.ArchiveHistoryResponse.progress:type_name -> temporal_archivers.v1.ArchiveProgress
 	3,  // 5: temporal_archivers.v1.GetArchiveProgressRequest.header:type_name -> temporal_archivers.v1.ArchiveHistoryHeader
 	7,  // 6: temporal_archivers.v1.GetArchiveProgressResponse.progress:type_name -> temporal_archivers.v1.ArchiveProgress
-	18, // 7: temporal_archivers.v1.ArchiveVisibilityRequest.record:type_name -> temporal_archivers.v1.VisibilityRecord
+	19, // 7: temporal_archivers.v1.ArchiveVisibilityRequest.record:type_name -> temporal_archivers.v1.VisibilityRecord
 	17, // 8: temporal_archivers.v1.QueryVisibilityRequest.search_attribute_types:type_name -> temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry
-	1,  // 9: temporal_archivers.v1.ArchiverService.ValidateURI:input_type -> temporal_archivers.v1.ValidateURIRequest
-	9,  // 10: temporal_archivers.v1.ArchiverService.GetArchiveProgress:input_type -> temporal_archivers.v1.GetArchiveProgressRequest
-	6,  // 11: temporal_archivers.v1.ArchiverService.ArchiveHistory:input_type -> temporal_archivers.v1.ArchiveHistoryRequest
-	11, // 12: temporal_archivers.v1.ArchiverService.GetHistory:input_type -> temporal_archivers.v1.GetHistoryRequest
-	13, // 13: temporal_archivers.v1.ArchiverService.ArchiveVisibility:input_type -> temporal_archivers.v1.ArchiveVisibilityRequest
-	15, // 14: temporal_archivers.v1.ArchiverService.QueryVisibility:input_type -> temporal_archivers.v1.QueryVisibilityRequest
-	2,  // 15: temporal_archivers.v1.ArchiverService.ValidateURI:output_type -> temporal_archivers.v1.ValidateURIResponse
-	10, // 16: temporal_archivers.v1.ArchiverService.GetArchiveProgress:output_type -> temporal_archivers.v1.GetArchiveProgressResponse
-	8,  // 17: temporal_archivers.v1.ArchiverService.ArchiveHistory:output_type -> temporal_archivers.v1.ArchiveHistoryResponse
-	12, // 18: temporal_archivers.v1.ArchiverService.GetHistory:output_type -> temporal_archivers.v1.GetHistoryResponse
-	14, // 19: temporal_archivers.v1.ArchiverService.ArchiveVisibility:output_type -> temporal_archivers.v1.ArchiveVisibilityResponse
-	16, // 20: temporal_archivers.v1.ArchiverService.QueryVisibility:output_type -> temporal_archivers.v1.QueryVisibilityResponse
-	15, // [15:21] is the sub-list for method output_type
-	9,  // [9:15] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	18, // 9: temporal_archivers.v1.QueryVisibilityRequest.search_attribute_aliases:type_name -> temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry
+	1,  // 10: temporal_archivers.v1.ArchiverService.ValidateURI:input_type -> temporal_archivers.v1.ValidateURIRequest
+	9,  // 11: temporal_archivers.v1.ArchiverService.GetArchiveProgress:input_type -> temporal_archivers.v1.GetArchiveProgressRequest
+	6,  // 12: temporal_archivers.v1.ArchiverService.ArchiveHistory:input_type -> temporal_archivers.v1.ArchiveHistoryRequest
+	11, // 13: temporal_archivers.v1.ArchiverService.GetHistory:input_type -> temporal_archivers.v1.GetHistoryRequest
+	13, // 14: temporal_archivers.v1.ArchiverService.ArchiveVisibility:input_type -> temporal_archivers.v1.ArchiveVisibilityRequest
+	15, // 15: temporal_archivers.v1.ArchiverService.QueryVisibility:input_type -> temporal_archivers.v1.QueryVisibilityRequest
+	2,  // 16: temporal_archivers.v1.ArchiverService.ValidateURI:output_type -> temporal_archivers.v1.ValidateURIResponse
+	10, // 17: temporal_archivers.v1.ArchiverService.GetArchiveProgress:output_type -> temporal_archivers.v1.GetArchiveProgressResponse
+	8,  // 18: temporal_archivers.v1.ArchiverService.ArchiveHistory:output_type -> temporal_archivers.v1.ArchiveHistoryResponse
+	12, // 19: temporal_archivers.v1.ArchiverService.GetHistory:output_type -> temporal_archivers.v1.GetHistoryResponse
+	14, // 20: temporal_archivers.v1.ArchiverService.ArchiveVisibility:output_type -> temporal_archivers.v1.ArchiveVisibilityResponse
+	16, // 21: temporal_archivers.v1.ArchiverService.QueryVisibility:output_type -> temporal_archivers.v1.QueryVisibilityResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_temporal_archivers_v1_service_proto_init() }
@@ -1236,7 +1254,7 @@ func file_temporal_archivers_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_temporal_archivers_v1_service_proto_rawDesc), len(file_temporal_archivers_v1_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
