@@ -117,6 +117,11 @@ def make_handler(config: LogConfig, stream: TextIO | None = None) -> logging.Han
 _installed: logging.Handler | None = None
 
 
+CHATTY_SDK_LOGGERS = ("azure",)
+"""SDK loggers that log every HTTP request and response (with headers) at INFO: kept at WARNING
+unless the sidecar logs at DEBUG, so they do not bury the access log."""
+
+
 def configure_logging(config: LogConfig, stream: TextIO | None = None) -> logging.Handler:
     """Make the root logger write ``config.format`` lines at ``config.level`` (replacing an earlier call's handler)."""
     global _installed
@@ -126,4 +131,6 @@ def configure_logging(config: LogConfig, stream: TextIO | None = None) -> loggin
     _installed = make_handler(config, stream)
     root.addHandler(_installed)
     root.setLevel(config.level.upper())
+    for name in CHATTY_SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
     return _installed

@@ -283,3 +283,27 @@ def test_config_defaults_and_values(tmp_path: Path) -> None:
     assert defaults.listen == "127.0.0.1:7299"
     assert (defaults.tls, defaults.metrics_listen, defaults.max_concurrent_rpcs) == (None, None, None)
     assert defaults.max_message_bytes == 64 * 1024 * 1024
+
+
+def test_sdk_request_logs_stay_out_of_the_access_log() -> None:
+    """Azure's per-request INFO lines are dropped at level info and kept at debug."""
+    from sidecar.logs import configure_logging
+
+    stream = io.StringIO()
+    sdk = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
+    root = logging.getLogger()
+    previous_level, previous_handlers = root.level, list(root.handlers)
+    try:
+        configure_logging(LogConfig(level="info"), stream)
+        sdk.info("Request URL: 'http://127.0.0.1/container'")
+        logging.getLogger("sidecar.access").info("ArchiveHistory OK")
+        assert "Request URL" not in stream.getvalue() and "ArchiveHistory OK" in stream.getvalue()
+        configure_logging(LogConfig(level="debug"), stream)
+        sdk.info("Request URL: 'http://127.0.0.1/other'")
+        assert "/other" in stream.getvalue()
+    finally:
+        for handler in list(root.handlers):
+            if handler not in previous_handlers:
+                root.removeHandler(handler)
+        root.setLevel(previous_level)
+        logging.getLogger("azure").setLevel(logging.NOTSET)
