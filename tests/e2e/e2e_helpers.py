@@ -296,16 +296,3 @@ def search_attribute_names(events: list[dict[str, Any]]) -> set[str]:
             if key.endswith("EventAttributes") and isinstance(value, dict):
                 names.update(value.get("searchAttributes", {}).get("indexedFields", {}))
     return names
-
-
-def column_names(live: list[dict[str, Any]], archived: list[dict[str, Any]]) -> dict[str, str]:
-    """``{alias: column}`` of the custom search attributes of a start event, matched by payload data
-    between the live history (aliases) and the archived one (SQL column names)."""
-
-    def fields(events: list[dict[str, Any]]) -> dict[str, str]:
-        attributes = events[0]["workflowExecutionStartedEventAttributes"]
-        indexed: dict[str, Any] = attributes.get("searchAttributes", {}).get("indexedFields", {})
-        return {name: payload.get("data", "") for name, payload in indexed.items()}
-
-    by_data = {data: name for name, data in fields(archived).items()}
-    return {alias: by_data[data] for alias, data in fields(live).items() if data in by_data}
