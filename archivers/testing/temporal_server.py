@@ -38,6 +38,7 @@ from archivers.testing.emulators import (
     _terminate,
     find_temporal_cli,
     free_port,
+    run_temporal_cli,
 )
 
 __all__ = [
@@ -323,26 +324,9 @@ class ArchiversTemporalServer(_LoggedProcess):
         return [*self._env_prefix(), str(self.executable), "--config-file", str(self.config_path)]
 
     def cli(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``temporal ARGS --address ADDRESS`` (config file and env ignored) and return the result.
-
-        Raises :class:`EmulatorError` with the CLI's stderr when ``check`` and the exit code is not 0.
-        """
-        cli = self.cli_executable or find_temporal_cli()
-        command = [
-            str(cli),
-            *args,
-            "--address", self.address,
-            "--disable-config-file",
-            "--disable-config-env",
-            "--color", "never",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and result.returncode != 0:
-            raise EmulatorError(
-                f"`{' '.join(command)}` exited with {result.returncode}: "
-                f"{result.stderr.strip()} {result.stdout[-2000:]}"
-            )
-        return result
+        """Run ``temporal ARGS`` against this server (see :func:`run_temporal_cli`)."""
+        return run_temporal_cli(self.cli_executable or find_temporal_cli(), self.address, *args,
+                                timeout=timeout, check=check)
 
     def _ready(self) -> bool:
         import socket
