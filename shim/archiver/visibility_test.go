@@ -41,9 +41,11 @@ func testVisibilityRecord() *archiverspb.VisibilityRecord {
 	}
 }
 
-func TestVisibilityArchiveAndTypedQueryThroughTheSidecar(t *testing.T) {
-	address := sidecarAddress(t)
-	v, err := NewVisibilityArchiver("file", testConfig(address), testLogger())
+// newVisibilityFixture returns a visibility archiver talking to a real sidecar and a file:// URI
+// in a fresh directory.
+func newVisibilityFixture(t *testing.T) (*VisibilityArchiver, archiver.URI) {
+	t.Helper()
+	v, err := NewVisibilityArchiver("file", testConfig(sidecarAddress(t)), testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +53,11 @@ func TestVisibilityArchiveAndTypedQueryThroughTheSidecar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v, uri
+}
+
+func TestVisibilityArchiveAndTypedQueryThroughTheSidecar(t *testing.T) {
+	v, uri := newVisibilityFixture(t)
 	record := testVisibilityRecord()
 	for i := 0; i < 2; i++ { // an upsert: archiving twice stores one record
 		if err := v.Archive(context.Background(), uri, record); err != nil {
@@ -100,15 +107,7 @@ func (d describer) DescribeNamespace(
 }
 
 func TestQueryByAliasThroughTheFrontendInterceptor(t *testing.T) {
-	address := sidecarAddress(t)
-	v, err := NewVisibilityArchiver("file", testConfig(address), testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	uri, err := archiver.NewURI("file://" + t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, uri := newVisibilityFixture(t)
 	record := testVisibilityRecord()
 	record.SearchAttributes = map[string]string{"Keyword01": "gold", "Int01": "42"} // SQL visibility's columns
 	if err := v.Archive(context.Background(), uri, record); err != nil {
