@@ -36,6 +36,7 @@ from conftest import AzureContainer, GcsBucket, S3Bucket
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.interfaces import GetHistoryRequest, HistoryArchiver, QueryVisibilityRequest, VisibilityArchiver
 from archivers.layouts import gcloud, s3store
+from archivers.progress import ArchiveProgress
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.store.azure import encode_key
 from archivers.testing.emulators import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
@@ -248,6 +249,30 @@ def test_archive_of_an_already_archived_run_costs_one_request_per_part(target: T
     assert [wire(r) for r in sent][:1] == [target.create(key)], describe(sent)
     assert sent[0].status in (409, 412), describe(sent)
     assert len(sent) == 2 and sent[1].method == "GET" and _ok(sent[1]), describe(sent)
+
+
+def test_progress_of_a_run_not_archived_yet_costs_one_head(target: Target) -> None:
+    """The shim asks for progress before every archive: nothing stored yet = one (ranged) GET, no LIST."""
+    proxy = target.proxy
+    history = get_history_archiver(target.uri, target.settings)
+    _warm_up(target, history, get_visibility_archiver(target.uri, target.settings))
+    batches = synthetic_history(24)
+    request = request_for(batches, workflow_id="wf-progress", run_id="run-progress")
+
+    assert history.progress(target.uri, request) == ArchiveProgress()
+    sent = _take(proxy)
+    print(f"\n[{target.scheme}] progress of a run not archived yet: {len(sent)}\n{describe(sent)}")
+    assert sent and sent[0].method == "GET" and sent[0].status == 404, describe(sent)
+    if target.scheme == "gs":
+        # GCS's 404 does not say whether the bucket or the object is missing: the store asks the
+        # bucket (objects.list is never sent).
+        assert all(r.method == "GET" and "fields=name" in r.query for r in sent[1:]), describe(sent)
+    else:
+        assert len(sent) == 1, describe(sent)
+
+    history.archive(target.uri, request, batches)
+    _take(proxy)
+    assert history.progress(target.uri, request) == ArchiveProgress(batches[-1].events[-1].event_id, complete=True)
 
 
 @pytest.mark.parametrize("target", ["gs"], indirect=True)

@@ -29,7 +29,7 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.progress import ArchiveProgress, ProgressRecorder
-from archivers.store.base import ObjectStore
+from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.tokens import decode_token, encode_token
 from archivers.uri import URI
 
@@ -99,6 +99,13 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         store = self._stores(uri)
         uri = self._key_space(uri)
         ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        # Asked before every archive (the shim does): a one-byte read of the first part answers the
+        # usual case, nothing archived yet, in one GET-priced request instead of a LIST (a HEAD could
+        # not tell a missing object from a missing bucket without a second request).
+        try:
+            store.get_range(self._objects.part_key(uri, ids, request.close_failover_version, 0), 0, 1)
+        except ObjectNotFoundError:
+            return ArchiveProgress()
         stored = self._versions(store, uri, ids).get(request.close_failover_version)
         if stored is None:
             return ArchiveProgress()
