@@ -20,6 +20,7 @@ import pytest
 from archivers.testing.emulators import (
     AzuriteBlobServer,
     EmulatorError,
+    FakeGcsServer,
     MotoS3Server,
 )
 from archivers.testing.temporal_server import (
@@ -67,10 +68,11 @@ def e2e_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def store_env(moto_s3: MotoS3Server, azurite: AzuriteBlobServer) -> dict[str, str]:
-    """Environment that points boto3 at moto and azure-storage-blob at Azurite (hermetic AWS config)."""
+def store_env(moto_s3: MotoS3Server, azurite: AzuriteBlobServer, fake_gcs: FakeGcsServer) -> dict[str, str]:
+    """Environment that points boto3 at moto, azure-storage-blob at Azurite and google-cloud-storage at
+    fake-gcs-server (hermetic AWS config, no Google credentials)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
-    env = {**moto_s3.env(), **azurite.env()}
+    env = {**moto_s3.env(), **azurite.env(), **fake_gcs.env()}
     env.update(
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
@@ -80,10 +82,12 @@ def store_env(moto_s3: MotoS3Server, azurite: AzuriteBlobServer) -> dict[str, st
 
 
 def sidecar_archival(moto_s3: MotoS3Server, azurite: AzuriteBlobServer) -> dict[str, Any]:
-    """The sidecar's ``archival:`` section: filestore, s3store on moto (path style), azblob on Azurite."""
+    """The sidecar's ``archival:`` section: filestore, s3store on moto (path style), gstorage (fake-gcs-server,
+    found through ``STORAGE_EMULATOR_HOST`` in :func:`store_env`), azblob on Azurite."""
     provider: dict[str, Any] = {
         "filestore": {"fileMode": "0640", "dirMode": "0750"},
         "s3store": {"region": moto_s3.region, "endpoint": moto_s3.endpoint_url, "s3ForcePathStyle": True},
+        "gstorage": {"timeout": 30, "retryDeadline": 60},
         "customStores": {
             "azblob": {
                 "connectionString": azurite.connection_string,
@@ -104,7 +108,8 @@ def sidecar_archival(moto_s3: MotoS3Server, azurite: AzuriteBlobServer) -> dict[
 def sidecar(
     moto_s3: MotoS3Server, azurite: AzuriteBlobServer, store_env: dict[str, str], e2e_logs: Path
 ) -> Iterator[SidecarProcess]:
-    """``archiver serve`` for file://, s3:// (moto) and azblob:// (Azurite), metrics enabled."""
+    """``archiver serve`` for file://, s3:// (moto), gs:// (fake-gcs-server) and azblob:// (Azurite), metrics
+    enabled."""
     process = SidecarProcess(sidecar_archival(moto_s3, azurite), env=store_env, log_dir=e2e_logs)
     problem = ""
     try:

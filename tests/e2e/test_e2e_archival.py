@@ -1,5 +1,6 @@
 """End to end: a Temporal server built with the shim archives through the sidecar to file://, azblob://
-(Azurite) and s3:// (moto, the shim taking over Temporal's own s3 scheme).
+(Azurite), s3:// (moto) and gs:// (fake-gcs-server), the shim taking over Temporal's own file, s3 and
+gs schemes.
 
 For each scheme one namespace is created with the real ``temporal`` CLI (archival enabled, custom
 search attributes registered) and six runs are closed by a ``temporalio`` worker: completed, failed,
@@ -23,7 +24,8 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from archivers.testing.emulators import AzuriteBlobServer, MotoS3Server
+from archivers.layouts.gcloud import history_list_prefix
+from archivers.testing.emulators import AzuriteBlobServer, FakeGcsServer, MotoS3Server
 from archivers.testing.temporal_dev import run_sync, run_with_worker
 from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
 
@@ -54,7 +56,7 @@ from .e2e_workflows import (
 # A cold Go build of the server (first test's setup) can take longer than the suite's 600 s default.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-SCHEMES = ("file", "azblob", "s3")
+SCHEMES = ("file", "azblob", "s3", "gs")
 
 KEYWORD = SearchAttributeKey.for_keyword("E2EKeyword")
 INT = SearchAttributeKey.for_int("E2EInt")
@@ -79,7 +81,9 @@ class SchemeRuns:
     closed_after: datetime | None = None
 
 
-def _uris(scheme: str, moto_s3: MotoS3Server, azurite: AzuriteBlobServer, tmp: Path) -> tuple[str, str]:
+def _uris(
+    scheme: str, moto_s3: MotoS3Server, azurite: AzuriteBlobServer, fake_gcs: FakeGcsServer, tmp: Path
+) -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     if scheme == "file":
         root = tmp / f"archive-{suffix}"
@@ -88,6 +92,10 @@ def _uris(scheme: str, moto_s3: MotoS3Server, azurite: AzuriteBlobServer, tmp: P
         container = f"e2e-{suffix}"
         azurite.create_container(container)
         return f"azblob://{container}/history", f"azblob://{container}/visibility"
+    if scheme == "gs":
+        bucket = f"e2e-{suffix}"
+        fake_gcs.create_bucket(bucket)
+        return f"gs://{bucket}/history", f"gs://{bucket}/visibility"
     bucket = f"e2e-{suffix}"
     moto_s3.create_bucket(bucket)
     return f"s3://{bucket}/history", f"s3://{bucket}/visibility"
@@ -175,6 +183,7 @@ def archived(
     store_env: dict[str, str],
     moto_s3: MotoS3Server,
     azurite: AzuriteBlobServer,
+    fake_gcs: FakeGcsServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, SchemeRuns]:
     """Per scheme: a namespace, six closed runs (histories read), archived, deleted and gone."""
@@ -182,7 +191,7 @@ def archived(
     began = time.monotonic()
     schemes: dict[str, SchemeRuns] = {}
     for scheme in SCHEMES:
-        history_uri, visibility_uri = _uris(scheme, moto_s3, azurite, tmp)
+        history_uri, visibility_uri = _uris(scheme, moto_s3, azurite, fake_gcs, tmp)
         ns = f"e2e-{scheme}-{uuid.uuid4().hex[:6]}"
         create_namespace(temporal_server, ns, history_uri, visibility_uri)
         create_search_attributes(temporal_server, ns, CUSTOM_ATTRIBUTES)
@@ -236,10 +245,11 @@ def archived(
 
 
 def test_big_history_spans_several_blobs(
-    archived: dict[str, SchemeRuns], moto_s3: MotoS3Server, azurite: AzuriteBlobServer
+    archived: dict[str, SchemeRuns], moto_s3: MotoS3Server, azurite: AzuriteBlobServer, fake_gcs: FakeGcsServer
 ) -> None:
     """The large run's history is over 5 MB of JSON and is stored as several ~2 MiB blobs (one object
-    per blob in the s3store layout, on s3:// and azblob://; filestore keeps one file per run)."""
+    per blob: the s3store layout on s3:// and azblob://, the gcloud layout on gs://; filestore keeps one
+    file per run)."""
     for item in archived.values():
         big = item.runs["big"]
         size = len(json.dumps(big.events))
@@ -248,7 +258,10 @@ def test_big_history_spans_several_blobs(
             continue
         store, _, path = item.history_uri.split("://", 1)[1].partition("/")
         prefix = f"{path}/{item.ns_id}/history/{big.workflow_id}/{big.run_id}/"
-        if item.scheme == "s3":
+        if item.scheme == "gs":
+            gcloud_prefix = history_list_prefix(f"/{path}", item.ns_id, big.workflow_id, big.run_id)
+            keys = [blob.name for blob in fake_gcs.client().list_blobs(store, prefix=gcloud_prefix)]
+        elif item.scheme == "s3":
             listing = moto_s3.client().list_objects_v2(Bucket=store, Prefix=prefix)
             keys = [obj["Key"] for obj in listing.get("Contents", [])]
         else:
