@@ -251,7 +251,7 @@ def test_archive_of_an_already_archived_run_costs_one_request_per_part(target: T
     assert len(sent) == 2 and sent[1].method == "GET" and _ok(sent[1]), describe(sent)
 
 
-def test_progress_of_a_run_not_archived_yet_costs_one_head(target: Target) -> None:
+def test_progress_of_a_run_not_archived_yet_costs_one_read(target: Target) -> None:
     """The shim asks for progress before every archive: nothing stored yet = one (ranged) GET, no LIST."""
     proxy = target.proxy
     history = get_history_archiver(target.uri, target.settings)
