@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/persistence"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -136,6 +137,15 @@ func freeAddress(t *testing.T) string {
 // test cleanup) is called, and waits until it reports SERVING.
 func startSidecar(t *testing.T, address string) (stop func()) {
 	t.Helper()
+	return startSidecarWith(t, address, insecure.NewCredentials())
+}
+
+// startSidecarWith is startSidecar with extra `archiver serve` arguments (e.g. --config) and the
+// credentials its health check connects with.
+func startSidecarWith(
+	t *testing.T, address string, creds credentials.TransportCredentials, args ...string,
+) (stop func()) {
+	t.Helper()
 	bin := os.Getenv("ARCHIVER_BIN")
 	if bin == "" {
 		bin, _ = filepath.Abs(filepath.Join("..", "..", ".venv", "bin", "archiver"))
@@ -143,7 +153,7 @@ func startSidecar(t *testing.T, address string) (stop func()) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("no sidecar binary at %s (run scripts/setup.sh or set ARCHIVER_BIN)", bin)
 	}
-	cmd := exec.Command(bin, "serve", "--listen", address)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", address}, args...)...)
 	logFile, err := os.CreateTemp(t.TempDir(), "sidecar-*.log")
 	if err != nil {
 		t.Fatal(err)
@@ -166,13 +176,13 @@ func startSidecar(t *testing.T, address string) (stop func()) {
 		})
 	}
 	t.Cleanup(stop)
-	waitServing(t, address)
+	waitServing(t, address, creds)
 	return stop
 }
 
-func waitServing(t *testing.T, address string) {
+func waitServing(t *testing.T, address string, creds credentials.TransportCredentials) {
 	t.Helper()
-	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
