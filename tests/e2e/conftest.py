@@ -29,7 +29,7 @@ from archivers.testing.temporal_server import (
     build_server,
 )
 
-from .e2e_helpers import WATCHED, start_server, unwatch, watch
+from .e2e_helpers import WATCHED, start_server, start_watched, unwatch
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -110,15 +110,9 @@ def sidecar(
 ) -> Iterator[SidecarProcess]:
     """``archiver serve`` for file://, s3:// (moto), gs:// (fake-gcs-server) and azblob:// (Azurite), metrics
     enabled."""
-    process = SidecarProcess(sidecar_archival(moto_s3, azurite), env=store_env, log_dir=e2e_logs)
-    problem = ""
-    try:
-        process.start()
-    except EmulatorError as err:
-        problem = str(err)
-    if problem:
-        pytest.fail(f"the sidecar failed to start: {problem}", pytrace=False)
-    watch(process)
+    process = start_watched(
+        SidecarProcess(sidecar_archival(moto_s3, azurite), env=store_env, log_dir=e2e_logs), "sidecar"
+    )
     try:
         yield process
     finally:

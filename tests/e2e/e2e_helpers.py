@@ -42,17 +42,26 @@ def unwatch(process: ArchiversTemporalServer | SidecarProcess) -> None:
         WATCHED.remove(process)
 
 
-def start_server(server: ArchiversTemporalServer) -> ArchiversTemporalServer:
-    """Start ``server``, failing the test (with the log tail) if it does not come up."""
+Watched = TypeVar("Watched", ArchiversTemporalServer, SidecarProcess)
+
+
+def start_watched(process: Watched, what: str) -> Watched:
+    """Start ``process`` and attach its log to failure reports; fail the test, naming ``what``, if it
+    does not come up."""
     problem = ""
     try:
-        server.start()
+        process.start()
     except EmulatorError as err:
         problem = str(err)
     if problem:
-        pytest.fail(f"the shim server failed to start: {problem}", pytrace=False)
-    watch(server)
-    return server
+        pytest.fail(f"the {what} failed to start: {problem}", pytrace=False)
+    watch(process)
+    return process
+
+
+def start_server(server: ArchiversTemporalServer) -> ArchiversTemporalServer:
+    """Start the shim ``server`` (see :func:`start_watched`)."""
+    return start_watched(server, "shim server")
 
 
 ARCHIVER_CLI = [sys.executable, "-m", "archivers.cli"]

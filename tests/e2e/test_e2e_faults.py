@@ -49,6 +49,16 @@ OUTAGE_SECONDS = 8
 QUIET_SECONDS = 25
 
 
+def _close_runs(server: ArchiversTemporalServer, ns: str, count: int, prefix: str) -> list[ClosedRun]:
+    """Close ``count`` CompletingWorkflow runs in ``ns`` with an in-process worker."""
+    return run_sync(
+        lambda: run_with_worker(
+            server.address, _completer(count, prefix), workflows=ALL_WORKFLOWS, activities=ALL_ACTIVITIES, namespace=ns
+        ),
+        timeout=120,
+    )
+
+
 def _completer(count: int, prefix: str) -> Callable[[Client, str], Awaitable[list[ClosedRun]]]:
     """A worker body closing ``count`` CompletingWorkflow runs one after the other."""
 
@@ -84,16 +94,7 @@ def test_sidecar_outage_is_retried_until_archived(
 
     sidecar.stop()
     try:
-        runs = run_sync(
-            lambda: run_with_worker(
-                temporal_server.address,
-                _completer(3, "outage"),
-                workflows=ALL_WORKFLOWS,
-                activities=ALL_ACTIVITIES,
-                namespace=ns,
-            ),
-            timeout=120,
-        )
+        runs = _close_runs(temporal_server, ns, 3, "outage")
         for run in runs:
             run.events = show_history(temporal_server, ns, run.workflow_id, run.run_id)
         time.sleep(OUTAGE_SECONDS)
@@ -146,16 +147,7 @@ def test_non_retryable_store_failure_is_not_retried(
 
     failures_before = sidecar.metric("archiver_sidecar_failures_total", scheme="azblob", retryable="false")
     calls_before = archive_calls()
-    run_sync(
-        lambda: run_with_worker(
-            temporal_server.address,
-            _completer(1, "gone"),
-            workflows=ALL_WORKFLOWS,
-            activities=ALL_ACTIVITIES,
-            namespace=ns,
-        ),
-        timeout=120,
-    )
+    _close_runs(temporal_server, ns, 1, "gone")
     wait_until(
         lambda: sidecar.metric("archiver_sidecar_failures_total", scheme="azblob", retryable="false") > failures_before,
         60,
