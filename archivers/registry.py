@@ -138,7 +138,7 @@ def _load_built_in(scheme: str, built_in: _BuiltIn) -> Backend:
         try:
             importlib.import_module(built_in.requires)
         except ImportError as exc:
-            raise MissingDependencyError(scheme, built_in.extra, built_in.requires) from exc
+            raise MissingDependencyError.for_backend(scheme, extra=built_in.extra, module=built_in.requires) from exc
     backend = getattr(importlib.import_module(built_in.module), built_in.attribute)
     if not isinstance(backend, Backend):
         backend = backend(scheme)  # a factory of per-scheme backends (fsspec+PROTOCOL)

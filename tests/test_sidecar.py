@@ -52,7 +52,7 @@ def channel(server: SidecarServer) -> Iterator[grpc.Channel]:
 
 def _error(cls: type[ArchiverError]) -> ArchiverError:
     if cls is MissingDependencyError:
-        return MissingDependencyError("boom", "extra", "module")
+        return MissingDependencyError("boom", extra="extra", module="module")
     return cls("boom failed")
 
 
