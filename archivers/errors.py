@@ -5,8 +5,14 @@ call may succeed if tried again. Errors that no retry can fix derive from
 :class:`NonRetryableError`. Subclasses also inherit the matching builtin exception
 (``ValueError``, ``LookupError``, ``ImportError``) so callers can catch them idiomatically.
 
-The sidecar maps these classes to gRPC status codes and the CLI to exit codes, each in one table
-(``sidecar.errors`` and ``archivers.cli``); this module only defines them.
+Every class is built the same way: ``Class(message, *, keyword attributes)``, where ``message``
+is the final text of ``str(error)`` (plus what the class adds from its attributes, such as
+:class:`QueryError`'s position) and every keyword has a default, so code that only knows the
+class and the text (the remote client rebuilding an error from a gRPC status) builds it with the
+normal constructor. Every error pickles with its type, message, ``retryable`` and own attributes.
+
+The wire maps these classes to gRPC status codes and the CLI to exit codes, each in one table
+(:mod:`archivers.wire.status` and ``archivers.cli``); this module only defines them.
 """
 
 from __future__ import annotations
@@ -63,13 +69,20 @@ class QueryError(InvalidArgumentError):
     ``suggestion`` an optional hint such as the correctly-cased field name.
     """
 
-    def __init__(self, message: str, *, position: int | None = None, suggestion: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: int | None = None,
+        suggestion: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
         text = message
         if position is not None:
             text = f"{text} (at position {position})"
         if suggestion:
             text = f"{text}; {suggestion}"
-        super().__init__(text)
+        super().__init__(text, retryable=retryable)
         self.position = position
         self.suggestion = suggestion
 
@@ -79,13 +92,25 @@ class ArchiveNotFoundError(NonRetryableError, LookupError):
 
 
 class MissingDependencyError(NonRetryableError, ImportError):
-    """A backend's optional dependency is not installed; the message names the extra to install."""
+    """A backend's optional dependency is not installed; the message names the extra to install.
 
-    def __init__(self, scheme: str, extra: str, module: str) -> None:
-        super().__init__(
-            f"the {scheme!r} backend needs the {module!r} package: pip install 'temporal-archivers[{extra}]'"
-        )
+    ``extra`` is the pip extra that provides ``module`` (empty when unknown, e.g. rebuilt from a
+    gRPC status). :meth:`for_backend` writes the usual message.
+    """
+
+    def __init__(self, message: str, *, extra: str = "", module: str = "", retryable: bool | None = None) -> None:
+        super().__init__(message, retryable=retryable)
         self.extra = extra
+        self.module = module
+
+    @classmethod
+    def for_backend(cls, scheme: str, *, extra: str, module: str) -> MissingDependencyError:
+        """The error for the ``scheme`` backend missing ``module``: ``pip install 'temporal-archivers[extra]'``."""
+        return cls(
+            f"the {scheme!r} backend needs the {module!r} package: pip install 'temporal-archivers[{extra}]'",
+            extra=extra,
+            module=module,
+        )
 
 
 class StoreConfigurationError(NonRetryableError):

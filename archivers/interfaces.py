@@ -1,4 +1,4 @@
-"""The archiver interfaces and the request/response types they take.
+"""The archiver interfaces, the request/response types they take, and the backend protocol.
 
 The request types mirror the Go structs of Temporal's ``common/archiver`` package with
 snake_case fields. Temporal API messages are the ``temporalio.api`` protobuf classes.
@@ -7,8 +7,9 @@ snake_case fields. Temporal API messages are the ``temporalio.api`` protobuf cla
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
@@ -124,7 +125,22 @@ class QueryVisibilityResponse:
     next_page_token: bytes = b""
 
 
-class HistoryArchiver(abc.ABC):
+class _URIChecks(abc.ABC):
+    """What history and visibility archivers share: the URI checks Temporal asks of both."""
+
+    @abc.abstractmethod
+    def check_uri(self, uri: URI) -> None:
+        """Raise :class:`InvalidURIError` unless ``uri`` has the form this archiver needs; no I/O, run by every call."""
+
+    def validate_uri(self, uri: URI | str) -> None:
+        """Check ``uri`` as Temporal does when a namespace is registered with it.
+
+        Runs :meth:`check_uri`; backends that can cheaply confirm the store exists override this.
+        """
+        self.check_uri(as_uri(uri))
+
+
+class HistoryArchiver(_URIChecks):
     """Archives and reads workflow histories for one URI scheme.
 
     Contract of every implementation:
@@ -171,17 +187,6 @@ class HistoryArchiver(abc.ABC):
         return self._progress(parsed, request)
 
     @abc.abstractmethod
-    def check_uri(self, uri: URI) -> None:
-        """Raise :class:`InvalidURIError` unless ``uri`` has the form this archiver needs; no I/O, run by every call."""
-
-    def validate_uri(self, uri: URI | str) -> None:
-        """Check ``uri`` as Temporal does when a namespace is registered with it.
-
-        Runs :meth:`check_uri`; backends that can cheaply confirm the store exists override this.
-        """
-        self.check_uri(as_uri(uri))
-
-    @abc.abstractmethod
     def _archive(
         self,
         uri: URI,
@@ -197,7 +202,7 @@ class HistoryArchiver(abc.ABC):
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress: ...
 
 
-class VisibilityArchiver(abc.ABC):
+class VisibilityArchiver(_URIChecks):
     """Archives and queries visibility records for one URI scheme.
 
     Contract: ``archive`` is a lossless, idempotent upsert, safe under concurrent duplicates;
@@ -230,23 +235,30 @@ class VisibilityArchiver(abc.ABC):
         return self._query(parsed, request, search_attribute_types or {})
 
     @abc.abstractmethod
-    def check_uri(self, uri: URI) -> None:
-        """Raise :class:`InvalidURIError` unless ``uri`` has the form this archiver needs; no I/O, run by every call."""
-
-    def validate_uri(self, uri: URI | str) -> None:
-        """Check ``uri`` as Temporal does when a namespace is registered with it.
-
-        Runs :meth:`check_uri`; backends that can cheaply confirm the store exists override this.
-        """
-        self.check_uri(as_uri(uri))
-
-    @abc.abstractmethod
     def _archive(self, uri: URI, record: VisibilityRecord) -> None: ...
 
     @abc.abstractmethod
     def _query(
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse: ...
+
+
+BackendConfig = Mapping[str, Any]
+"""Per-scheme settings (the sidecar config's provider block for the scheme, e.g. ``fileMode``)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A storage backend: builds the archivers of one URI scheme from the scheme's settings.
+
+    ``history`` and ``visibility`` are called with the scheme's :data:`BackendConfig` (empty when
+    none is configured) and may be called more than once; :mod:`archivers.registry` looks backends
+    up by ``scheme``.
+    """
+
+    scheme: str
+    history: Callable[[BackendConfig], HistoryArchiver]
+    visibility: Callable[[BackendConfig], VisibilityArchiver]
 
 
 def _require_ids(**ids: str) -> None:

@@ -3,35 +3,36 @@
 Lookup order: explicit :func:`register_backend` calls, then the ``archivers.backends`` entry-point
 group (name = scheme, value = a :class:`Backend` or a zero-argument callable returning one), then
 the built-in backends, which are imported lazily so a missing optional dependency only matters
-when its scheme is used.
+when its scheme is used. :class:`Backend` and :data:`BackendConfig` are defined in
+:mod:`archivers.interfaces` and re-exported here.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
 
 from archivers.errors import InvalidArgumentError, MissingDependencyError, UnknownSchemeError
-from archivers.interfaces import HistoryArchiver, VisibilityArchiver
+from archivers.interfaces import Backend, BackendConfig, HistoryArchiver, VisibilityArchiver
 from archivers.uri import URI
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FSSPEC_PREFIX",
+    "Backend",
+    "BackendConfig",
+    "DuplicateBackendError",
+    "get_backend",
+    "get_history_archiver",
+    "get_visibility_archiver",
+    "known_schemes",
+    "register_backend",
+    "unregister_backend",
+]
+
 ENTRY_POINT_GROUP = "archivers.backends"
-
-BackendConfig = Mapping[str, Any]
-"""Per-scheme settings (the sidecar config's provider block for the scheme, e.g. ``fileMode``)."""
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A storage backend: builds the archivers of one URI scheme from the scheme's settings."""
-
-    scheme: str
-    history: Callable[[BackendConfig], HistoryArchiver]
-    visibility: Callable[[BackendConfig], VisibilityArchiver]
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def _load_built_in(scheme: str, built_in: _BuiltIn) -> Backend:
         try:
             importlib.import_module(built_in.requires)
         except ImportError as exc:
-            raise MissingDependencyError(scheme, built_in.extra, built_in.requires) from exc
+            raise MissingDependencyError.for_backend(scheme, extra=built_in.extra, module=built_in.requires) from exc
     backend = getattr(importlib.import_module(built_in.module), built_in.attribute)
     if not isinstance(backend, Backend):
         backend = backend(scheme)  # a factory of per-scheme backends (fsspec+PROTOCOL)

@@ -2,8 +2,8 @@
 
 :mod:`sidecar.server` builds, starts and stops the server (with gRPC health and reflection);
 :mod:`sidecar.servicer` implements the service over the :mod:`archivers` library;
-:mod:`sidecar.errors` maps library errors to gRPC status codes in one table;
-:mod:`sidecar.config` reads the sidecar's YAML file. Run it with ``archiver serve``.
+:mod:`archivers.wire` holds the error <-> status table and the message conversions it shares
+with the remote client; :mod:`sidecar.config` reads the sidecar's YAML file. Run it with ``archiver serve``.
 """
 
 from __future__ import annotations

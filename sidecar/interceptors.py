@@ -16,15 +16,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no stubs
 
 from archivers.uri import URI
+from archivers.wire.status import Metadata, error_info
+from archivers.wire.status import is_retryable as status_is_retryable
 from sidecar import SERVICE_NAME
-from sidecar.errors import ERROR_DOMAIN
 from sidecar.logs import REQUEST_ID, redact_uri
 from sidecar.metrics import SidecarMetrics
 
@@ -34,44 +34,16 @@ REQUEST_ID_KEY = "x-request-id"
 ACCESS_LOGGER = "sidecar.access"
 """Name of the logger that gets one line per call."""
 
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
 _GOOD_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_RETRYABLE_CODES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-    }
-)
-
-Metadata = Sequence[tuple[str, str | bytes]]
 
 
 def is_retryable(code: grpc.StatusCode, trailing_metadata: Metadata | None) -> bool:
-    """Whether a failed call may succeed on retry.
+    """Whether a failed call may succeed on retry: :func:`archivers.wire.status.is_retryable`.
 
-    The servicer's ``ErrorInfo`` (in ``grpc-status-details-bin``, domain :data:`sidecar.errors.ERROR_DOMAIN`)
-    decides when present; otherwise the code does, as in :func:`archivers.remote.error_from_rpc`
-    (unavailable, deadline, aborted, cancelled, overload, internal and unknown are retryable).
+    The servicer's ``ErrorInfo`` in ``trailing_metadata`` decides when present; otherwise the code
+    does (unavailable, deadline, aborted, cancelled, overload, internal and unknown are retryable).
     """
-    for key, value in trailing_metadata or ():
-        if key != _STATUS_DETAILS_KEY or not isinstance(value, bytes):
-            continue
-        try:
-            status = status_pb2.Status.FromString(value)
-        except Exception:  # a foreign or broken detail: fall back to the code
-            break
-        for detail in status.details:
-            info = error_details_pb2.ErrorInfo()
-            if detail.Is(info.DESCRIPTOR) and detail.Unpack(info) and info.domain == ERROR_DOMAIN:
-                flag = info.metadata.get("retryable")
-                if flag in ("true", "false"):
-                    return bool(flag == "true")
-    return code in _RETRYABLE_CODES
+    return status_is_retryable(code, error_info(trailing_metadata))
 
 
 def request_id_from(metadata: Metadata | None) -> str:

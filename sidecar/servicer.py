@@ -2,7 +2,8 @@
 
 Each call builds (once per scheme, then cached) the scheme's archiver from the registry with the
 scheme's settings from the loaded config, runs it, and turns any error into a gRPC status through
-the one table of :mod:`sidecar.errors`. ``ArchiveHistory`` hands the library a generator over the
+the one table of :mod:`archivers.wire.status`; messages convert to and from the library's
+dataclasses through :mod:`archivers.wire.messages`. ``ArchiveHistory`` hands the library a generator over the
 request stream, so a history is decoded batch by batch as it arrives and never held whole.
 
 Shutdown: :meth:`ArchiverServicer.begin_shutdown` (called by the server as it stops) makes every
@@ -18,7 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -28,23 +29,26 @@ from temporalio.api.history.v1 import History
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers.config import ArchivalConfig
 from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError, TransientError
-from archivers.interfaces import (
-    ArchiveHistoryRequest,
-    GetHistoryRequest,
-    HistoryArchiver,
-    QueryVisibilityRequest,
-    VisibilityArchiver,
-)
+from archivers.interfaces import BackendConfig, HistoryArchiver, VisibilityArchiver
 from archivers.progress import ArchiveProgress
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.uri import URI
-from sidecar.errors import ABORTED_REASON, build_status, status_for
+from archivers.wire.messages import (
+    get_request_from_pb,
+    get_response_to_pb,
+    header_from_pb,
+    progress_to_pb,
+    query_request_from_pb,
+    query_response_to_pb,
+)
+from archivers.wire.status import ABORTED_REASON, build_status, status_for
 
 _log = logging.getLogger(__name__)
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 Handler = Callable[[Any, Req, grpc.ServicerContext], Resp]
+Archiver = TypeVar("Archiver", HistoryArchiver, VisibilityArchiver)
 
 
 class ClientAbortedError(Exception):
@@ -52,7 +56,7 @@ class ClientAbortedError(Exception):
 
 
 def _mapped(method: Handler[Req, Resp]) -> Handler[Req, Resp]:
-    """Run an RPC method; any exception leaves as the status :func:`sidecar.errors.status_for` gives it."""
+    """Run an RPC method; any exception leaves as the status :func:`archivers.wire.status.status_for` gives it."""
 
     @functools.wraps(method)
     def wrapper(self: Any, request: Req, context: grpc.ServicerContext) -> Resp:
@@ -119,24 +123,26 @@ class ArchiverServicer:
 
     def history_archiver(self, uri: str) -> HistoryArchiver:
         """The history archiver for ``uri``'s scheme (built once with the scheme's settings)."""
-        scheme = URI.parse(uri).scheme
-        with self._lock:
-            archiver = self._history.get(scheme)
-        if archiver is None:
-            archiver = get_history_archiver(scheme, self._config.history_settings(scheme))
-            with self._lock:
-                archiver = self._history.setdefault(scheme, archiver)
-        return archiver
+        return self._cached(self._history, uri, get_history_archiver, self._config.history_settings)
 
     def visibility_archiver(self, uri: str) -> VisibilityArchiver:
         """The visibility archiver for ``uri``'s scheme (built once with the scheme's settings)."""
+        return self._cached(self._visibility, uri, get_visibility_archiver, self._config.visibility_settings)
+
+    def _cached(
+        self,
+        cache: dict[str, Archiver],
+        uri: str,
+        build: Callable[[str, BackendConfig], Archiver],
+        settings: Callable[[str], BackendConfig],
+    ) -> Archiver:
         scheme = URI.parse(uri).scheme
         with self._lock:
-            archiver = self._visibility.get(scheme)
+            archiver = cache.get(scheme)
         if archiver is None:
-            archiver = get_visibility_archiver(scheme, self._config.visibility_settings(scheme))
+            archiver = build(scheme, settings(scheme))
             with self._lock:
-                archiver = self._visibility.setdefault(scheme, archiver)
+                archiver = cache.setdefault(scheme, archiver)
         return archiver
 
     # -- RPCs ------------------------------------------------------------------------------------
@@ -156,8 +162,8 @@ class ArchiverServicer:
     def GetArchiveProgress(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Return the durable progress of the archive ``request.header`` describes."""
         header = request.header
-        progress = self.history_archiver(header.uri).progress(header.uri, archive_request(header))
-        return pb.GetArchiveProgressResponse(progress=_progress_message(progress))
+        progress = self.history_archiver(header.uri).progress(header.uri, header_from_pb(header))
+        return pb.GetArchiveProgressResponse(progress=progress_to_pb(progress))
 
     @_mapped
     def ArchiveHistory(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
@@ -166,30 +172,17 @@ class ArchiverServicer:
         if first is None or first.WhichOneof("message") != "header":
             raise InvalidArgumentError("the first ArchiveHistory message must be the header")
         header = first.header
-        request = archive_request(header)
+        request = header_from_pb(header)
         archiver = self.history_archiver(header.uri)
         recorder = _Recorder()
         archiver.archive(header.uri, request, _batches(request_iterator, self._shutdown, context), progress=recorder)
-        return pb.ArchiveHistoryResponse(progress=[_progress_message(p) for p in recorder.points])
+        return pb.ArchiveHistoryResponse(progress=[progress_to_pb(point) for point in recorder.points])
 
     @_mapped
     def GetHistory(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Return one page of the archived history, each batch serialized."""
-        get = GetHistoryRequest(
-            namespace_id=request.namespace_id,
-            workflow_id=request.workflow_id,
-            run_id=request.run_id,
-            close_failover_version=(
-                request.close_failover_version if request.HasField("close_failover_version") else None
-            ),
-            next_page_token=request.next_page_token,
-            page_size=request.page_size,
-        )
-        response = self.history_archiver(request.uri).get(request.uri, get)
-        return pb.GetHistoryResponse(
-            history_batches=[batch.SerializeToString() for batch in response.history_batches],
-            next_page_token=response.next_page_token,
-        )
+        response = self.history_archiver(request.uri).get(request.uri, get_request_from_pb(request))
+        return get_response_to_pb(response)
 
     @_mapped
     def ArchiveVisibility(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -202,32 +195,9 @@ class ArchiverServicer:
     @_mapped
     def QueryVisibility(self, request: Any, context: grpc.ServicerContext) -> Any:
         """Return one page of executions matching ``request.query``, each serialized."""
-        query = QueryVisibilityRequest(
-            namespace_id=request.namespace_id,
-            page_size=request.page_size,
-            next_page_token=request.next_page_token,
-            query=request.query,
-            search_attribute_aliases=dict(request.search_attribute_aliases),
-        )
-        types: Mapping[str, int] = dict(request.search_attribute_types)
+        query, types = query_request_from_pb(request)
         response = self.visibility_archiver(request.uri).query(request.uri, query, types)
-        return pb.QueryVisibilityResponse(
-            executions=[execution.SerializeToString() for execution in response.executions],
-            next_page_token=response.next_page_token,
-        )
-
-
-def archive_request(header: Any) -> ArchiveHistoryRequest:
-    """The library request of an ``ArchiveHistoryHeader`` message."""
-    return ArchiveHistoryRequest(
-        namespace_id=header.namespace_id,
-        namespace=header.namespace,
-        workflow_id=header.workflow_id,
-        run_id=header.run_id,
-        next_event_id=header.next_event_id,
-        close_failover_version=header.close_failover_version,
-        shard_id=header.shard_id,
-    )
+        return query_response_to_pb(response)
 
 
 def _batches(
@@ -262,6 +232,3 @@ def _batches(
         reason = "the sidecar is shutting down" if shutdown.is_set() else "the call was cancelled"
         raise TransientError(f"ArchiveHistory cut short: {reason}; retry")
 
-
-def _progress_message(progress: ArchiveProgress) -> Any:
-    return pb.ArchiveProgress(last_event_id=progress.last_event_id, complete=progress.complete)

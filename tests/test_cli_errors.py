@@ -382,7 +382,7 @@ def test_debug_shows_traceback(root: Path) -> None:
         (StoreConfigurationError("x"), 1),
         (CorruptArchiveError("x"), 1),
         (HistoryMutatedError("x"), 1),
-        (MissingDependencyError("s3", "s3", "boto3"), 1),
+        (MissingDependencyError.for_backend("s3", extra="s3", module="boto3"), 1),
         (RuntimeError("x"), 1),
         (KeyboardInterrupt(), 130),
     ],

@@ -22,14 +22,20 @@ from grpc_status import rpc_status
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
 from archivers.errors import ArchiverError, InvalidHistoryError, MissingDependencyError
-from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest, GetHistoryResponse, HistoryArchiver
+from archivers.interfaces import (
+    ArchiveHistoryRequest,
+    Backend,
+    GetHistoryRequest,
+    GetHistoryResponse,
+    HistoryArchiver,
+)
 from archivers.progress import ArchiveProgress
-from archivers.registry import Backend, get_visibility_archiver, register_backend, unregister_backend
+from archivers.registry import get_visibility_archiver, register_backend, unregister_backend
 from archivers.remote import RemoteHistoryArchiver, connect
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI
+from archivers.wire.status import ERROR_DOMAIN, ERROR_TABLE, ErrorMapping
 from sidecar import SERVICE_NAME
-from sidecar.errors import ERROR_DOMAIN, ERROR_TABLE, ErrorMapping
 from sidecar.server import SidecarServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +58,7 @@ def channel(server: SidecarServer) -> Iterator[grpc.Channel]:
 
 def _error(cls: type[ArchiverError]) -> ArchiverError:
     if cls is MissingDependencyError:
-        return MissingDependencyError("boom", "extra", "module")
+        return MissingDependencyError("boom", extra="extra", module="module")
     return cls("boom failed")
 
 

@@ -20,9 +20,15 @@ from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
 from archivers.config import ConfigError
 from archivers.errors import TransientError
-from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest, GetHistoryResponse, HistoryArchiver
+from archivers.interfaces import (
+    ArchiveHistoryRequest,
+    Backend,
+    GetHistoryRequest,
+    GetHistoryResponse,
+    HistoryArchiver,
+)
 from archivers.progress import ArchiveProgress
-from archivers.registry import Backend, get_visibility_archiver, register_backend, unregister_backend
+from archivers.registry import get_visibility_archiver, register_backend, unregister_backend
 from archivers.remote import RemoteHistoryArchiver, connect
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI

@@ -11,7 +11,7 @@ from typing import Any
 from archivers.backends.filestore_history import FileModes, FilestoreHistoryArchiver
 from archivers.backends.filestore_visibility import FilestoreVisibilityArchiver
 from archivers.errors import InvalidArgumentError
-from archivers.registry import Backend, BackendConfig
+from archivers.interfaces import Backend, BackendConfig
 
 
 def modes_from_config(config: BackendConfig) -> FileModes:

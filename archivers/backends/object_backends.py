@@ -25,7 +25,7 @@ from archivers.backends.history_objects import GcloudParts, HistoryObjects, S3Bl
 from archivers.backends.object_history import ObjectHistoryArchiver
 from archivers.backends.object_visibility import GcloudIndex, ObjectVisibilityArchiver, S3Index, VisibilityIndex
 from archivers.errors import InvalidURIError
-from archivers.registry import Backend, BackendConfig
+from archivers.interfaces import Backend, BackendConfig
 from archivers.store.base import ObjectStore
 from archivers.uri import URI
 

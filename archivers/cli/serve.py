@@ -34,7 +34,7 @@ def serve(config_path: str | None, listen: str | None) -> None:
         from sidecar.logs import configure_logging
         from sidecar.server import SidecarServer
     except ImportError as exc:
-        raise MissingDependencyError("sidecar", "sidecar", exc.name or "grpcio") from exc
+        raise MissingDependencyError.for_backend("sidecar", extra="sidecar", module=exc.name or "grpcio") from exc
     config = load_sidecar_config(config_path)
     configure_logging(config.logs)
     SidecarServer.from_config(config, listen=listen).serve_until_signalled()

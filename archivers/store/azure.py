@@ -281,7 +281,7 @@ def azure_store(uri: URI, settings: Mapping[str, Any]) -> AzureBlobStore:
         try:
             from azure.identity import DefaultAzureCredential
         except ImportError as exc:
-            raise MissingDependencyError("azblob", "azure", "azure-identity") from exc
+            raise MissingDependencyError.for_backend("azblob", extra="azure", module="azure-identity") from exc
         credential = DefaultAzureCredential()
         try:
             service = BlobServiceClient(str(account_url), credential=credential, **options)

@@ -28,23 +28,32 @@ func (e *TerminalError) Unwrap() error { return e.Err }
 // IsTerminalTaskError marks the error terminal for the server's task processing.
 func (e *TerminalError) IsTerminalTaskError() bool { return true }
 
-// sidecarRetryable reports the sidecar's verdict (ErrorInfo metadata "retryable") for a failed
-// call, or, when the status carries none (e.g. the sidecar was never reached), whether the code
-// itself is one that a retry can fix.
+// sidecarErrorDomain is the ErrorInfo domain of the sidecar's errors.
+const sidecarErrorDomain = "temporal-archivers"
+
+// sidecarRetryable reports whether a failed sidecar call may succeed on retry. It is the rule of
+// is_retryable in archivers/wire/status.py (TestRetryableRuleMatchesPython compares the two): the
+// first ErrorInfo of the sidecar's domain decides with its metadata "retryable" ("true" or
+// "false"); without one (a proxy, a sidecar never reached) the code does. Unavailable,
+// DeadlineExceeded, Aborted, Canceled, ResourceExhausted, Internal and Unknown are retryable; every
+// other code is not. Unknown is retryable because a terminal answer sends the archival task to the
+// DLQ at once and loses the archive, while a wrong retry only costs attempts the queue bounds;
+// the sidecar itself never sends Unknown (its unexpected failures are Internal, retryable).
 func sidecarRetryable(st *status.Status) bool {
 	for _, detail := range st.Details() {
-		if info, ok := detail.(*errdetails.ErrorInfo); ok {
-			if v, found := info.GetMetadata()["retryable"]; found {
-				return v == "true"
+		if info, ok := detail.(*errdetails.ErrorInfo); ok && info.GetDomain() == sidecarErrorDomain {
+			if verdict := info.GetMetadata()["retryable"]; verdict == "true" || verdict == "false" {
+				return verdict == "true"
 			}
+			break
 		}
 	}
 	switch st.Code() {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated,
-		codes.Unimplemented, codes.DataLoss, codes.OutOfRange:
-		return false
-	default:
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.Canceled, codes.ResourceExhausted,
+		codes.Internal, codes.Unknown:
 		return true
+	default:
+		return false
 	}
 }
 

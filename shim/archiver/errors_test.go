@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 )
 
 // failingSidecar answers every call with one fixed status, to check how the shim maps each
-// status the sidecar can send (sidecar/errors.py) into what the Temporal server expects.
+// status the sidecar can send (archivers/wire/status.py) into what the Temporal server expects.
 type failingSidecar struct {
 	archiversv1.UnimplementedArchiverServiceServer
 	status *status.Status
@@ -193,26 +194,11 @@ func TestReadErrorMapping(t *testing.T) {
 	}
 }
 
+// assertServiceError fails unless err is (or wraps) an error of want's type, e.g. *serviceerror.NotFound.
 func assertServiceError(t *testing.T, err error, want any) {
 	t.Helper()
-	ok := false
-	switch want.(type) {
-	case *serviceerror.InvalidArgument:
-		ok = errors.As(err, new(*serviceerror.InvalidArgument))
-	case *serviceerror.NotFound:
-		ok = errors.As(err, new(*serviceerror.NotFound))
-	case *serviceerror.Unavailable:
-		ok = errors.As(err, new(*serviceerror.Unavailable))
-	case *serviceerror.ResourceExhausted:
-		ok = errors.As(err, new(*serviceerror.ResourceExhausted))
-	case *serviceerror.FailedPrecondition:
-		ok = errors.As(err, new(*serviceerror.FailedPrecondition))
-	case *serviceerror.DataLoss:
-		ok = errors.As(err, new(*serviceerror.DataLoss))
-	case *serviceerror.Internal:
-		ok = errors.As(err, new(*serviceerror.Internal))
-	}
-	if !ok {
+	target := reflect.New(reflect.TypeOf(want)) // a pointer to a nil error of want's type, for errors.As
+	if !errors.As(err, target.Interface()) {
 		t.Fatalf("want %T, got %T: %v", want, err, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/server/common/archiver"
 	"go.temporal.io/server/common/archiver/provider"
 	"go.temporal.io/server/common/config"
+	"google.golang.org/protobuf/proto"
 
 	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
 )
@@ -24,12 +25,9 @@ import (
 func HistoryArchiverFactory() provider.CustomHistoryArchiverFactory {
 	return provider.CustomHistoryArchiverFactoryFunc(
 		func(params provider.NewCustomHistoryArchiverParams) (archiver.HistoryArchiver, error) {
-			if params.Configs == nil {
-				return nil, provider.ErrUnknownScheme
-			}
-			cfg, err := ParseConfig(params.Configs)
+			cfg, err := storeConfig("archival.history.provider.customStores", params.Scheme, params.Configs)
 			if err != nil {
-				return nil, fmt.Errorf("archival.history.provider.customStores.%s: %w", params.Scheme, err)
+				return nil, err
 			}
 			return NewHistoryArchiver(params.Scheme, cfg, params.ExecutionManager, params.Logger)
 		})
@@ -40,15 +38,44 @@ func HistoryArchiverFactory() provider.CustomHistoryArchiverFactory {
 func VisibilityArchiverFactory() provider.CustomVisibilityArchiverFactory {
 	return provider.CustomVisibilityArchiverFactoryFunc(
 		func(params provider.NewCustomVisibilityArchiverParams) (archiver.VisibilityArchiver, error) {
-			if params.Configs == nil {
-				return nil, provider.ErrUnknownScheme
-			}
-			cfg, err := ParseConfig(params.Configs)
+			cfg, err := storeConfig("archival.visibility.provider.customStores", params.Scheme, params.Configs)
 			if err != nil {
-				return nil, fmt.Errorf("archival.visibility.provider.customStores.%s: %w", params.Scheme, err)
+				return nil, err
 			}
 			return NewVisibilityArchiver(params.Scheme, cfg, params.Logger)
 		})
+}
+
+// storeConfig parses the customStores entry of scheme found under path: provider.ErrUnknownScheme
+// when there is none (the scheme falls through to the built-ins), an error naming the entry when
+// it is invalid.
+func storeConfig(path, scheme string, raw map[string]any) (Config, error) {
+	if raw == nil {
+		return Config{}, provider.ErrUnknownScheme
+	}
+	cfg, err := ParseConfig(raw)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s.%s: %w", path, scheme, err)
+	}
+	return cfg, nil
+}
+
+// unmarshalAll decodes, in order, the serialized messages a read call (op) got from the sidecar
+// (Temporal API messages cross the wire as bytes); bytes that do not decode are an Internal
+// service error.
+func unmarshalAll[M any, P interface {
+	*M
+	proto.Message
+}](op string, serialized [][]byte) ([]P, error) {
+	messages := make([]P, 0, len(serialized))
+	for index, data := range serialized {
+		message := P(new(M))
+		if err := proto.Unmarshal(data, message); err != nil {
+			return nil, serviceerror.NewInternalf("%s: sidecar sent an undecodable %T (message %d): %v", op, message, index, err)
+		}
+		messages = append(messages, message)
+	}
+	return messages, nil
 }
 
 func checkScheme(scheme string, uri archiver.URI) error {

@@ -291,13 +291,9 @@ func (h *HistoryArchiver) Get(
 	if err != nil {
 		return nil, readError("get archived history", err)
 	}
-	batches := make([]*historypb.History, 0, len(resp.GetHistoryBatches()))
-	for _, data := range resp.GetHistoryBatches() {
-		batch := &historypb.History{}
-		if err := proto.Unmarshal(data, batch); err != nil {
-			return nil, serviceerror.NewInternalf("get archived history: sidecar sent an undecodable batch: %v", err)
-		}
-		batches = append(batches, batch)
+	batches, err := unmarshalAll[historypb.History]("get archived history", resp.GetHistoryBatches())
+	if err != nil {
+		return nil, err
 	}
 	return &archiver.GetHistoryResponse{HistoryBatches: batches, NextPageToken: resp.GetNextPageToken()}, nil
 }

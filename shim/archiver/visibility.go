@@ -90,13 +90,9 @@ func (v *VisibilityArchiver) Query(
 	if err != nil {
 		return nil, readError("query archived visibility", err)
 	}
-	executions := make([]*workflowpb.WorkflowExecutionInfo, 0, len(resp.GetExecutions()))
-	for _, data := range resp.GetExecutions() {
-		info := &workflowpb.WorkflowExecutionInfo{}
-		if err := proto.Unmarshal(data, info); err != nil {
-			return nil, serviceerror.NewInternalf("query archived visibility: sidecar sent an undecodable execution: %v", err)
-		}
-		executions = append(executions, info)
+	executions, err := unmarshalAll[workflowpb.WorkflowExecutionInfo]("query archived visibility", resp.GetExecutions())
+	if err != nil {
+		return nil, err
 	}
 	return &archiver.QueryVisibilityResponse{Executions: executions, NextPageToken: resp.GetNextPageToken()}, nil
 }

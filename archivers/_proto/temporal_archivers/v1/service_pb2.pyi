@@ -14,7 +14,7 @@ Errors: every failed call carries a `google.rpc.Status` whose details hold one
 found (GetHistory) -> NOT_FOUND; non-retryable store failures (missing bucket, permission denied,
 mutated history, missing dependency) -> FAILED_PRECONDITION; corrupt stored data -> DATA_LOSS;
 transient store failures -> UNAVAILABLE; overload -> RESOURCE_EXHAUSTED; a client-requested abort
-of ArchiveHistory -> ABORTED; anything unexpected -> INTERNAL. The table lives in sidecar/errors.py.
+of ArchiveHistory -> ABORTED; anything unexpected -> INTERNAL. The table lives in archivers/wire/status.py.
 """
 
 from collections import abc as _abc
