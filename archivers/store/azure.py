@@ -172,8 +172,6 @@ class AzureBlobStore(ObjectStore):
 
     def _get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)``; a range past the end of the blob is empty."""
-        if end == start:
-            return b""
         with self._errors(key):
             try:
                 data: bytes = self._client.download_blob(encode_key(key), offset=start, length=end - start).readall()

@@ -74,15 +74,16 @@ class ObjectStore(abc.ABC):
     def get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``start`` up to ``end`` (exclusive) of ``key``; fewer if the object is shorter.
 
-        A negative or reversed range is an :class:`InvalidArgumentError`.
+        A negative or reversed range is an :class:`InvalidArgumentError`; an empty one is ``b""``
+        without a request.
         """
         if start < 0 or end < start:
             raise InvalidArgumentError(f"invalid byte range [{start}, {end}) of {self.bucket}/{key}")
-        return self._get_range(key, start, end)
+        return self._get_range(key, start, end) if end > start else b""
 
     @abc.abstractmethod
     def _get_range(self, key: str, start: int, end: int) -> bytes:
-        """:meth:`get_range` of a checked range."""
+        """:meth:`get_range` of a checked, non-empty range."""
 
     @abc.abstractmethod
     def list_page(

@@ -168,8 +168,6 @@ class GcsStore(ObjectStore):
 
     def _get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` (GCS ranges are inclusive, hence ``end - 1``); a range past the end is empty."""
-        if end == start:
-            return b""
         with self._errors(key):
             try:
                 data: bytes = self._bucket.blob(key).download_as_bytes(
