@@ -1,4 +1,4 @@
-"""Names of Temporal's filestore layout (``file://``), byte for byte.
+"""Temporal's filestore layout (``file://``), byte for byte: its file names, file format and listing.
 
 History: ``<h(namespaceID)><h(workflowID)><h(runID)>_<closeFailoverVersion>.history``.
 Visibility: ``<namespaceID>/<closeTime unix nanos>_<h(runID)>.visibility``.
