@@ -39,11 +39,12 @@ from typing import Any
 
 from temporalio.api.history.v1 import History
 
-from archivers.backends.history_objects import GcloudParts, HistoryObjects, RunIds, S3Blobs
-from archivers.backends.object_history import TARGET_PART_BYTES
 from archivers.codec.protojson import encode_message
 from archivers.errors import MissingDependencyError
 from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest, HistoryArchiver, QueryVisibilityRequest
+from archivers.layouts import gcloud, s3store
+from archivers.layouts.base import HistoryLayout
+from archivers.objects.history_archiver import TARGET_PART_BYTES
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.testing.emulators import (
     AzuriteBlobServer,
@@ -55,7 +56,6 @@ from archivers.testing.emulators import (
 from archivers.testing.http_proxy import HttpProxy, RequestRecord
 from archivers.testing.sample import sample_records
 from archivers.testing.synthetic import request_for, synthetic_history
-from archivers.uri import URI
 
 ALL_BACKENDS = ("s3", "gs", "azblob", "fsspec+memory", "memory")
 NAMESPACE_ID = "bench-namespace-id"
@@ -83,7 +83,7 @@ class Target:
     name: str
     uri: str
     settings: dict[str, Any]
-    objects: HistoryObjects
+    objects: HistoryLayout
     raw_put: Callable[[str, bytes], None]
     raw_get: Callable[[str], bytes]
     key_path: str
@@ -132,7 +132,7 @@ def environment(values: dict[str, str], remove: tuple[str, ...] = ()) -> Iterato
                 os.environ[name] = value
 
 
-def split_parts(objects: HistoryObjects, request: ArchiveHistoryRequest, batches: list[History]) -> list[bytes]:
+def split_parts(objects: HistoryLayout, request: ArchiveHistoryRequest, batches: list[History]) -> list[bytes]:
     """The stored bytes of every part, split as the archiver splits them (a part closes at ~2 MiB)."""
     parts: list[bytes] = []
     current: list[History] = []
@@ -152,9 +152,7 @@ def split_parts(objects: HistoryObjects, request: ArchiveHistoryRequest, batches
 
 def part_keys(target: Target, request: ArchiveHistoryRequest, count: int) -> list[str]:
     """The keys under which the archiver stores the ``count`` parts of ``request``'s run."""
-    uri = replace(URI.parse(target.uri), path=target.key_path)
-    ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
-    return [target.objects.part_key(uri, ids, request.close_failover_version, i) for i in range(count)]
+    return [target.objects.part_key(target.key_path, request, request.close_failover_version, i) for i in range(count)]
 
 
 def read_all(archiver: HistoryArchiver, uri: str, request: ArchiveHistoryRequest, page_size: int) -> int:
@@ -310,7 +308,7 @@ def _s3(stack: contextlib.ExitStack) -> Target:
         "s3",
         f"s3://{bucket}/archive",
         settings_for(moto.endpoint_url),
-        S3Blobs(),
+        s3store.LAYOUT,
         raw_put,
         raw_get,
         "/archive",
@@ -341,7 +339,7 @@ def _gs(stack: contextlib.ExitStack) -> Target:
         "gs",
         f"gs://{bucket_name}/archive",
         {},
-        GcloudParts(),
+        gcloud.LAYOUT,
         raw_put,
         raw_get,
         "/archive",
@@ -373,7 +371,7 @@ def _azblob(stack: contextlib.ExitStack) -> Target:
         "azblob",
         f"azblob://{container}/archive",
         {"connectionString": azurite.connection_string},
-        S3Blobs(),
+        s3store.LAYOUT,
         raw_put,
         raw_get,
         "/archive",
@@ -397,7 +395,7 @@ def _fsspec_memory(stack: contextlib.ExitStack) -> Target:
         data: bytes = fs.cat_file(f"{root}/{key}")
         return data
 
-    return Target("fsspec+memory", "fsspec+memory://bench-fsspec/archive", {}, S3Blobs(), raw_put, raw_get, "")
+    return Target("fsspec+memory", "fsspec+memory://bench-fsspec/archive", {}, s3store.LAYOUT, raw_put, raw_get, "")
 
 
 def _memory(stack: contextlib.ExitStack) -> Target:
@@ -405,7 +403,7 @@ def _memory(stack: contextlib.ExitStack) -> Target:
 
     store = MemoryStore("bench-memory")
     stack.callback(delete_bucket, "bench-memory")
-    return Target("memory", "memory://bench-memory/archive", {}, S3Blobs(), store.put, store.get, "/archive")
+    return Target("memory", "memory://bench-memory/archive", {}, s3store.LAYOUT, store.put, store.get, "/archive")
 
 
 SETUPS: dict[str, Callable[[contextlib.ExitStack], Target]] = {

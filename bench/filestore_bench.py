@@ -16,9 +16,9 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from archivers.backends.filestore_history import FilestoreHistoryArchiver
 from archivers.codec.protojson import message_to_dict
 from archivers.interfaces import GetHistoryRequest
+from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.testing.synthetic import request_for, synthetic_history
 
 

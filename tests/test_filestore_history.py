@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from temporalio.api.history.v1 import History
 
-from archivers.backends.filestore_history import FileModes, FilestoreHistoryArchiver
 from archivers.codec.protojson import decode_histories, message_to_dict
 from archivers.errors import (
     ArchiveNotFoundError,
@@ -26,6 +25,8 @@ from archivers.errors import (
     InvalidURIError,
 )
 from archivers.interfaces import GetHistoryRequest
+from archivers.localfs.files import FileModes
+from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.progress import ArchiveProgress
 from archivers.registry import get_history_archiver
 from archivers.testing.synthetic import request_for, synthetic_history
@@ -236,8 +237,8 @@ def _archive_in_process(directory: str, size: int) -> None:
 
 _SLOW_ARCHIVE = """
 import sys, time
-from archivers.backends.filestore_history import FilestoreHistoryArchiver, SYNC_EVERY_BYTES
-import archivers.backends.filestore_history as fh
+from archivers.localfs.history_archiver import FilestoreHistoryArchiver, SYNC_EVERY_BYTES
+import archivers.localfs.history_archiver as fh
 fh.SYNC_EVERY_BYTES = 4096
 from archivers.testing.synthetic import request_for, synthetic_history
 batches = synthetic_history(20000, version=1)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.backends.filestore_visibility import FilestoreVisibilityArchiver
 from archivers.codec.protojson import decode_message
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidPageTokenError, QueryError
 from archivers.interfaces import QueryVisibilityRequest
+from archivers.localfs.visibility_archiver import FilestoreVisibilityArchiver
 from archivers.query import compile_query
 from archivers.testing.records import BASE, NS, TYPES, make_records, timestamp
 

@@ -41,7 +41,6 @@ from conftest import AzureContainer, GcsBucket, S3Bucket
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.backends.history_objects import GcloudParts, HistoryObjects, RunIds, S3Blobs
 from archivers.errors import ArchiverError, StoreConfigurationError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -50,6 +49,8 @@ from archivers.interfaces import (
     QueryVisibilityRequest,
     VisibilityArchiver,
 )
+from archivers.layouts import gcloud, s3store
+from archivers.layouts.base import HistoryLayout
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.store.azure import azure_store
 from archivers.store.base import ObjectStore
@@ -272,19 +273,18 @@ def _stored_parts(target: Target, request: ArchiveHistoryRequest) -> list[tuple[
     """``(version, index)`` of every stored part of the run, listed with a store of its own."""
     uri = URI.parse(target.uri)
     store: ObjectStore
-    objects: HistoryObjects
+    layout: HistoryLayout
     if target.scheme == "s3":
-        store, objects = s3_store(uri, target.settings), S3Blobs()
+        store, layout = s3_store(uri, target.settings), s3store.LAYOUT
     elif target.scheme == "gs":
-        store, objects = gcs_store(uri, target.settings), GcloudParts()
+        store, layout = gcs_store(uri, target.settings), gcloud.LAYOUT
     else:
-        store, objects = azure_store(uri, target.settings), S3Blobs()
-    ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        store, layout = azure_store(uri, target.settings), s3store.LAYOUT
     try:
-        keys = [info.key for page in store.list_all(objects.list_prefix(uri, ids)) for info in page.objects]
+        keys = [info.key for page in store.list_all(layout.list_prefix(uri.path, request)) for info in page.objects]
     finally:
         store.close()
-    return sorted(part for key in keys if (part := objects.parse_key(uri, ids, key)) is not None)
+    return sorted(part for key in keys if (part := layout.parse_key(uri.path, request, key)) is not None)
 
 
 def _kinds(sent: list[RequestRecord]) -> str:

@@ -27,9 +27,9 @@ from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
-from archivers.backends.filestore_history import FilestoreHistoryArchiver
 from archivers.errors import ArchiveNotFoundError, ArchiverError
 from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest, HistoryArchiver, QueryVisibilityRequest
+from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
 from archivers.testing.records import NS, make_records
 from archivers.testing.synthetic import request_for, synthetic_history

@@ -1,4 +1,4 @@
-"""The ``file://`` backend: Temporal's filestore layout on a local or mounted directory.
+"""The ``file://`` backend: local files (:mod:`archivers.localfs`) in Temporal's filestore layout.
 
 Settings (Temporal's ``filestore`` provider keys): ``fileMode`` and ``dirMode`` as octal strings
 such as ``"0666"`` and ``"0766"``.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from archivers.backends.filestore_history import FileModes, FilestoreHistoryArchiver
-from archivers.backends.filestore_visibility import FilestoreVisibilityArchiver
 from archivers.errors import InvalidArgumentError
+from archivers.localfs.files import FileModes
+from archivers.localfs.history_archiver import FilestoreHistoryArchiver
+from archivers.localfs.visibility_archiver import FilestoreVisibilityArchiver
 from archivers.interfaces import Backend, BackendConfig
 
 

@@ -1,22 +1,46 @@
-"""Object names of Temporal's gcloud layout, byte for byte.
+"""Temporal's gcloud layout, byte for byte: its object names, history parts and visibility listing.
 
 Every name is ``<path without its leading slash>/<file name>``. History parts:
 ``<h(nsID)><h(wfID)><h(runID)>_<closeFailoverVersion>_<part>.history``, each a JSON array of
 ``History`` batches. Visibility: ``<nsID>/closeTimeout_<RFC3339>_<h(type)>_<h(wfID)>_<h(runID)>.visibility``
 and the same with ``startTimeout_``. ``h`` is FarmHash Fingerprint64 in decimal, ``""`` for ``""``.
+
+A part carries no "last" flag: a history is complete when its last part ends with a workflow close
+event. A query lists one index (close or start time) below the time prefix its bounds share and
+prunes the names by the hashes of the workflow ids, types and run ids it pins.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.naming import gcloud_fingerprint as h
-from archivers.layouts.s3store import NANOS, key_time, parse_key_time
+from archivers.errors import CorruptArchiveError
+from archivers.interfaces import ArchiveHistoryRequest
+from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, parse_json
+from archivers.layouts.s3store import NANOS, key_time, parse_key_time, time_prefix
+from archivers.query import Constraints
+from archivers.store.base import ObjectStore
 
 CLOSE = "closeTimeout"
 START = "startTimeout"
+CLOSE_EVENT_TYPES = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+    }
+)
+"""The events that end a run's history: a gcloud part ending with one completes the history."""
 _PART = re.compile(r"^(\d*)_(-?\d+)_(\d+)\.history$")
 _VISIBILITY = re.compile(r"^(closeTimeout|startTimeout)_([^_]+)_(\d*)_(\d*)_(\d*)\.visibility$")
 
@@ -96,3 +120,73 @@ def parse_visibility_name(name: str, path: str, namespace_id: str) -> Visibility
     if seconds is None:
         return None
     return VisibilityName(match.group(1), seconds, match.group(3), match.group(4), match.group(5))
+
+
+class GcloudLayout(ObjectLayout):
+    """Temporal's gcloud layout: bare JSON arrays of batches, two hashed names per record."""
+
+    def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
+        """See :class:`HistoryLayout`."""
+        return history_part_name(root, run.namespace_id, run.workflow_id, run.run_id, version, index)
+
+    def list_prefix(self, root: str, run: RunRequest) -> str:
+        """See :class:`HistoryLayout`."""
+        return history_list_prefix(root, run.namespace_id, run.workflow_id, run.run_id)
+
+    def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
+        """See :class:`HistoryLayout`."""
+        return parse_history_part(key, root, history_hash(run.namespace_id, run.workflow_id, run.run_id))
+
+    def encode_part(
+        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+    ) -> bytes:
+        """A JSON array of the already-encoded batches."""
+        return b"[" + b",".join(encoded_batches) + b"]"
+
+    def decode_part(self, data: bytes, source: str) -> Part:
+        """Parse a JSON array of batches; complete if its last event closes the workflow."""
+        parsed = parse_json(data, source)
+        if not isinstance(parsed, list):
+            raise CorruptArchiveError(f"{source}: expected a JSON array of event batches")
+        part = Part(parsed, False, 0, source, strict=False)
+        for index in reversed(range(len(part))):
+            events = part.batch(index).events
+            if events:
+                last = events[-1]
+                return Part(parsed, last.event_type in CLOSE_EVENT_TYPES, last.event_id, source, strict=False)
+        return part
+
+    def keys(self, root: str, record: VisibilityRecord) -> list[str]:
+        """See :class:`VisibilityLayout`."""
+        return visibility_names(root, record)
+
+    def list_index(
+        self, store: ObjectStore, root: str, namespace_id: str, constraints: Constraints, index: TimeIndex
+    ) -> Iterator[ListedKey]:
+        """List the close (or start) time index under the time prefix; prune by the hashed ids."""
+        tag = START if index.by_start else CLOSE
+        wanted_types = _hashes(constraints.workflow_types)
+        wanted_workflows = _hashes(constraints.workflow_ids)
+        wanted_runs = _hashes(constraints.run_ids)
+        prefix = visibility_list_prefix(root, namespace_id, tag, time_prefix(index.times.lower, index.times.upper))
+        for page in store.list_all(prefix):
+            for info in page.objects:
+                name = parse_visibility_name(info.key, root, namespace_id)
+                if name is None or name.tag != tag:
+                    continue
+                if (
+                    (wanted_types is not None and name.type_hash not in wanted_types)
+                    or (wanted_workflows is not None and name.workflow_hash not in wanted_workflows)
+                    or (wanted_runs is not None and name.run_hash not in wanted_runs)
+                ):
+                    continue
+                low, high = name.nanos_range
+                if index.allows(low, high):
+                    yield info.key, low, high
+
+
+def _hashes(values: Iterable[str] | None) -> set[str] | None:
+    return None if values is None else {h(v) for v in values}
+
+
+LAYOUT = GcloudLayout()

@@ -1,4 +1,5 @@
-"""Keys of Temporal's s3store layout, byte for byte (also used on Azure Blob and fsspec).
+"""Temporal's s3store layout, byte for byte (also used on Azure Blob, fsspec and memory):
+its keys, its history blobs and its visibility index.
 
 ``prefix`` is the URI path; Go joins the parts with ``/`` and trims leading slashes only, so a
 trailing slash in the URI path yields an empty segment, exactly as upstream.
@@ -6,23 +7,36 @@ trailing slash in the URI path yields an empty segment, exactly as upstream.
 History: ``<prefix>/<nsID>/history/<wfID>/<runID>/<closeFailoverVersion>/<blobIndex>`` (one
 HistoryBlob per object). Visibility: one record under four index keys
 ``<prefix>/<nsID>/visibility/{workflowTypeName/<type>|workflowID/<wfID>}/{closeTimeout|startTimeout}/<RFC3339>/<runID>``.
+
+A query lists one index per workflow id (or type) it pins, below the time prefix shared by the
+bounds of the close (or start) time it asks for; else the namespace's whole by-type index.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio.api.history.v1 import History
 
-from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeader, VisibilityRecord
+from archivers.codec.protojson import dict_to_message, encode_message
+from archivers.errors import CorruptArchiveError
+from archivers.interfaces import ArchiveHistoryRequest
+from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, parse_json
+from archivers.query import Constraints
+from archivers.store.base import ObjectStore
 
 BY_TYPE = "workflowTypeName"
 BY_WORKFLOW_ID = "workflowID"
 CLOSE = "closeTimeout"
 START = "startTimeout"
 NANOS = 1_000_000_000
+MAX_LISTED_VALUES = 64
+"""Above this many WorkflowId/WorkflowType values, one whole-namespace listing is cheaper."""
 _KEY_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$")
 
 
@@ -125,3 +139,103 @@ def time_prefix(lower_nanos: int | None, upper_nanos: int | None) -> str:
 
 def _format_seconds(seconds: int) -> str:
     return key_time(Timestamp(seconds=seconds))
+
+
+class S3StoreLayout(ObjectLayout):
+    """Temporal's s3store layout: ``HistoryBlob`` parts with a header, four index keys per record."""
+
+    def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
+        """See :class:`HistoryLayout`."""
+        return history_blob_key(root, run.namespace_id, run.workflow_id, run.run_id, version, index)
+
+    def list_prefix(self, root: str, run: RunRequest) -> str:
+        """See :class:`HistoryLayout`."""
+        return history_run_prefix(root, run.namespace_id, run.workflow_id, run.run_id)
+
+    def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
+        """See :class:`HistoryLayout`."""
+        rest = key.removeprefix(self.list_prefix(root, run))
+        if rest == key:
+            return None
+        version, slash, index = rest.partition("/")
+        try:
+            return (int(version), int(index)) if slash and index.isdigit() else None
+        except ValueError:
+            return None
+
+    def encode_part(
+        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+    ) -> bytes:
+        """A ``HistoryBlob``: the header, then the already-encoded batches (Go's field order)."""
+        first, last = batches[0].events[0], batches[-1].events[-1]
+        header = HistoryBlobHeader(
+            namespace=request.namespace,
+            namespace_id=request.namespace_id,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            is_last=is_last,
+            first_failover_version=first.version,
+            last_failover_version=last.version,
+            first_event_id=first.event_id,
+            last_event_id=last.event_id,
+            event_count=sum(len(b.events) for b in batches),
+        )
+        return b'{"header":' + encode_message(header) + b',"body":[' + b",".join(encoded_batches) + b"]}"
+
+    def decode_part(self, data: bytes, source: str) -> Part:
+        """Parse a ``HistoryBlob``; unknown fields are an error, as in Temporal's reader."""
+        parsed = parse_json(data, source)
+        if not isinstance(parsed, dict) or not set(parsed) <= {"header", "body"}:
+            raise CorruptArchiveError(f"{source}: not a HistoryBlob (expected header and body)")
+        header = dict_to_message(
+            parsed.get("header", {}), HistoryBlobHeader, source=source, ignore_unknown_fields=False
+        )
+        body = parsed.get("body", [])
+        if not isinstance(body, list):
+            raise CorruptArchiveError(f"{source}: HistoryBlob body is not a list")
+        return Part(body, header.is_last, header.last_event_id, source, strict=True)
+
+    def keys(self, root: str, record: VisibilityRecord) -> list[str]:
+        """See :class:`VisibilityLayout`."""
+        return visibility_keys(root, record)
+
+    def list_index(
+        self, store: ObjectStore, root: str, namespace_id: str, constraints: Constraints, index: TimeIndex
+    ) -> Iterator[ListedKey]:
+        """List by workflow id or type when the query pins them, by time prefix when it bounds a time."""
+        secondary = START if index.by_start else CLOSE
+        suffix = time_prefix(index.times.lower, index.times.upper)
+        seen: set[str] = set()
+        for prefix in _index_prefixes(root, namespace_id, constraints, secondary):
+            listing = f"{prefix}/{suffix}" if prefix.endswith(secondary) else prefix
+            for page in store.list_all(listing):
+                for info in page.objects:
+                    entry = parse_index_key(info.key, _index_of(info.key))
+                    if entry is None or entry.run_id in seen or _secondary_of(info.key) != secondary:
+                        continue
+                    if constraints.run_ids is not None and entry.run_id not in constraints.run_ids:
+                        continue
+                    low, high = entry.seconds * NANOS, (entry.seconds + 1) * NANOS - 1
+                    if index.allows(low, high):
+                        seen.add(entry.run_id)
+                        yield info.key, low, high
+
+
+def _index_prefixes(root: str, namespace_id: str, constraints: Constraints, secondary: str) -> list[str]:
+    """One index per pinned workflow id (else type), or the whole namespace's by-type index."""
+    for primary, values in ((BY_WORKFLOW_ID, constraints.workflow_ids), (BY_TYPE, constraints.workflow_types)):
+        if values is not None and len(values) <= MAX_LISTED_VALUES:
+            return [index_prefix(root, namespace_id, primary, v, secondary) for v in sorted(values)]
+    return [f"{visibility_root(root, namespace_id)}/{BY_TYPE}/"]
+
+
+def _index_of(key: str) -> str:
+    """The index prefix of a visibility key (the key without ``/<time>/<runID>``)."""
+    return key.rsplit("/", 2)[0]
+
+
+def _secondary_of(key: str) -> str:
+    return _index_of(key).rsplit("/", 1)[-1]
+
+
+LAYOUT = S3StoreLayout()

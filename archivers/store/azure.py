@@ -170,12 +170,8 @@ class AzureBlobStore(ObjectStore):
             data: bytes = self._client.download_blob(encode_key(key)).readall()
         return data
 
-    def get_range(self, key: str, start: int, end: int) -> bytes:
+    def _get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)``; a range past the end of the blob is empty."""
-        if start < 0 or end < start:
-            raise InvalidArgumentError(f"invalid byte range [{start}, {end}) for azblob://{self.bucket}/{key}")
-        if end == start:
-            return b""
         with self._errors(key):
             try:
                 data: bytes = self._client.download_blob(encode_key(key), offset=start, length=end - start).readall()

@@ -13,16 +13,20 @@ Contract of every implementation:
 - SDK errors are translated in exactly one function per SDK into the project's errors, keeping
   the original as ``__cause__``: a missing bucket or denied permission is
   :class:`StoreConfigurationError` naming the bucket, a missing object :class:`ObjectNotFoundError`;
-- implementations are safe to share between threads.
+- implementations are safe to share between threads;
+- a store knows where the keys of an archival URI start (:meth:`ObjectStore.key_prefix`), and its
+  :class:`StoreKind` knows which URIs one store serves (``shared_by``).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from archivers.errors import ArchiveNotFoundError
+from archivers.errors import ArchiveNotFoundError, InvalidArgumentError
+from archivers.uri import URI
 
 
 class ObjectNotFoundError(ArchiveNotFoundError):
@@ -67,9 +71,19 @@ class ObjectStore(abc.ABC):
     def get(self, key: str) -> bytes:
         """The whole content of ``key``; :class:`ObjectNotFoundError` if it does not exist."""
 
-    @abc.abstractmethod
     def get_range(self, key: str, start: int, end: int) -> bytes:
-        """Bytes ``start`` up to ``end`` (exclusive) of ``key``; fewer if the object is shorter."""
+        """Bytes ``start`` up to ``end`` (exclusive) of ``key``; fewer if the object is shorter.
+
+        A negative or reversed range is an :class:`InvalidArgumentError`; an empty one is ``b""``
+        without a request.
+        """
+        if start < 0 or end < start:
+            raise InvalidArgumentError(f"invalid byte range [{start}, {end}) of {self.bucket}/{key}")
+        return self._get_range(key, start, end) if end > start else b""
+
+    @abc.abstractmethod
+    def _get_range(self, key: str, start: int, end: int) -> bytes:
+        """:meth:`get_range` of a checked, non-empty range."""
 
     @abc.abstractmethod
     def list_page(
@@ -92,6 +106,14 @@ class ObjectStore(abc.ABC):
     def check_bucket(self) -> None:
         """Raise :class:`StoreConfigurationError` naming the bucket unless it exists and is reachable."""
 
+    def key_prefix(self, uri: URI) -> str:
+        """The path the layout puts in front of every key of ``uri``.
+
+        A store serves one bucket, so keys start with the URI's path (``s3://bucket/prefix``: ``prefix/...``).
+        A store rooted at the URI's own location returns ``""``.
+        """
+        return uri.path
+
     def list_all(self, prefix: str, *, delimiter: str | None = None) -> Iterator[ListPage]:
         """Every page of a listing, following tokens to the end."""
         token: str | None = None
@@ -104,3 +126,20 @@ class ObjectStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release network resources (default: nothing to release)."""
+
+
+StoreBuilder = Callable[[URI, Mapping[str, Any]], ObjectStore]
+"""Builds the store of a URI from the scheme's settings (sends no request)."""
+
+
+def same_bucket(uri: URI) -> Hashable:
+    """The usual sharing rule: the URIs of one scheme and bucket (host) share one store."""
+    return (uri.scheme, uri.host)
+
+
+@dataclass(frozen=True)
+class StoreKind:
+    """The stores of one scheme: ``build`` makes one, ``shared_by`` says which URIs one store serves."""
+
+    build: StoreBuilder
+    shared_by: Callable[[URI], Hashable] = same_bucket

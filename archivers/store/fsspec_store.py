@@ -17,6 +17,10 @@ The root must exist: a root that is not a directory is the "missing bucket" and 
 :class:`StoreConfigurationError` naming it. It is checked once per store before the first write
 (and on the miss path of reads); writes create the directories below it.
 
+The store is rooted at the archival URI's own location: one store per root (:data:`FSSPEC_STORES`
+shares a store only among the URIs of one root), and keys carry no prefix of the URI's path
+(:meth:`FsspecStore.key_prefix` is ``""``).
+
 **Keys** are ``/``-separated paths below the root. Empty, ``.`` and ``..`` segments, a NUL
 character and names of the store's own temporary files are refused with
 :class:`InvalidArgumentError` (they would alias or escape on a real file system). A file system
@@ -43,7 +47,7 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 from archivers.errors import (
@@ -53,10 +57,19 @@ from archivers.errors import (
     StoreConfigurationError,
     TransientError,
 )
-from archivers.store.base import ListPage, ObjectInfo, ObjectNotFoundError, ObjectStore
+from archivers.store.base import ListPage, ObjectInfo, ObjectNotFoundError, ObjectStore, StoreKind
 from archivers.uri import URI
 
-__all__ = ["SCHEME_PREFIX", "FsspecStore", "check_key", "fsspec_store", "root_and_options", "translate_error"]
+__all__ = [
+    "FSSPEC_STORES",
+    "SCHEME_PREFIX",
+    "FsspecStore",
+    "check_fsspec_uri",
+    "check_key",
+    "fsspec_store",
+    "root_and_options",
+    "translate_error",
+]
 
 T = TypeVar("T")
 
@@ -131,6 +144,10 @@ class FsspecStore(ObjectStore):
         self.bucket = self.root
         self._root_checked = False
         self._lock = _lock_for(self.protocol, self.root)
+
+    def key_prefix(self, uri: URI) -> str:
+        """``""``: the store is rooted at the URI's location already, so keys carry no further prefix."""
+        return ""
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{check_key(key)}"
@@ -231,11 +248,9 @@ class FsspecStore(ObjectStore):
         data: bytes = self._call(key, lambda: self.fs.cat_file(path))
         return data
 
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        """Bytes ``start`` up to ``end`` (exclusive) of ``key``; fewer if the object is shorter."""
+    def _get_range(self, key: str, start: int, end: int) -> bytes:
+        """See :meth:`ObjectStore.get_range`."""
         path = self._path(key)
-        if start < 0 or end < start:
-            raise InvalidArgumentError(f"invalid byte range [{start}, {end}) of {key!r}")
         data: bytes = self._call(key, lambda: self.fs.cat_file(path, start=start, end=end))
         return data
 
@@ -336,3 +351,19 @@ def fsspec_store(uri: URI, settings: Mapping[str, Any]) -> FsspecStore:
     except Exception as exc:
         raise translate_error(exc, root) from exc
     return FsspecStore(fs, root)
+
+
+def check_fsspec_uri(uri: URI) -> None:
+    """The URI rules of ``fsspec+PROTOCOL://location`` (no I/O): a protocol and a location."""
+    if not uri.scheme.startswith(SCHEME_PREFIX) or len(uri.scheme) == len(SCHEME_PREFIX):
+        raise InvalidURIError(f"URI {uri} is not an fsspec URI: expected fsspec+PROTOCOL://location")
+    if not uri.host and not uri.path:
+        raise InvalidURIError(f"URI {uri} names no location")
+
+
+def _same_root(uri: URI) -> Hashable:
+    return (uri.scheme, uri.host, uri.path)
+
+
+FSSPEC_STORES = StoreKind(fsspec_store, shared_by=_same_root)
+"""The fsspec stores: one per root (scheme, host and path), since each is rooted at its URI."""

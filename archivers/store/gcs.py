@@ -166,12 +166,8 @@ class GcsStore(ObjectStore):
             data: bytes = self._bucket.blob(key).download_as_bytes(timeout=self._timeout, retry=self._retry)
         return data
 
-    def get_range(self, key: str, start: int, end: int) -> bytes:
+    def _get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` (GCS ranges are inclusive, hence ``end - 1``); a range past the end is empty."""
-        if start < 0 or end < start:
-            raise InvalidArgumentError(f"invalid byte range [{start}, {end}) for gs://{self.bucket}/{key}")
-        if end == start:
-            return b""
         with self._errors(key):
             try:
                 data: bytes = self._bucket.blob(key).download_as_bytes(

@@ -67,8 +67,8 @@ class MemoryStore(ObjectStore):
             except KeyError:
                 raise ObjectNotFoundError(f"{self.bucket}/{key} does not exist") from None
 
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        """See :class:`ObjectStore`."""
+    def _get_range(self, key: str, start: int, end: int) -> bytes:
+        """See :meth:`ObjectStore.get_range`."""
         return self.get(key)[start:end]
 
     def list_page(

@@ -213,12 +213,8 @@ class S3Store(ObjectStore):
         response = self._call(key, self.client.get_object, Key=key)
         return self._read(key, response)
 
-    def get_range(self, key: str, start: int, end: int) -> bytes:
+    def _get_range(self, key: str, start: int, end: int) -> bytes:
         """One ``GetObject`` with ``Range: bytes=start-(end-1)``; empty past the end of the object."""
-        if start < 0 or end < start:
-            raise InvalidArgumentError(f"invalid byte range [{start}, {end}) of {key!r}")
-        if end == start:
-            return b""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
         except ClientError as exc:

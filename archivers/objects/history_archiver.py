@@ -1,4 +1,4 @@
-"""History archiver over any object store, written once for every layout and SDK.
+"""History archiver over any object store, written once for every object layout and SDK.
 
 Archive: batches are grouped into parts of about 2 MiB and each part is created with ONE
 conditional put (put-if-absent). Parts are written in order, so the stored parts are always a
@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from temporalio.api.history.v1 import History
 
-from archivers.backends.history_objects import HistoryObjects, Part, RunIds
-from archivers.backends.object_access import ObjectStoreAccess, StoreProvider, same_uri
 from archivers.codec.protojson import encode_message
 from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
 from archivers.history_checks import CheckedBatches
@@ -28,6 +26,8 @@ from archivers.interfaces import (
     GetHistoryResponse,
     HistoryArchiver,
 )
+from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, RunRequest
+from archivers.objects.access import ObjectStoreAccess, StoreProvider, URICheck
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.tokens import decode_token, encode_token
@@ -48,17 +48,10 @@ class _Stored:
 
 
 class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
-    """``HistoryArchiver`` over an :class:`ObjectStore`; see the module docstring."""
+    """``HistoryArchiver`` over an :class:`ObjectStore` in an object layout; see the module docstring."""
 
-    def __init__(
-        self,
-        stores: StoreProvider,
-        objects: HistoryObjects,
-        uri_check: Callable[[URI], None],
-        key_space: Callable[[URI], URI] = same_uri,
-    ) -> None:
-        super().__init__(stores, uri_check, key_space)
-        self._objects = objects
+    def __init__(self, stores: StoreProvider, layout: ObjectLayout, uri_check: URICheck) -> None:
+        super().__init__(stores, layout, uri_check)
         self._parts = _PartCache()
 
     # -- archive ---------------------------------------------------------------------------
@@ -70,9 +63,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         batches: Iterable[History],
         progress: ProgressRecorder | None,
     ) -> None:
-        store = self._stores(uri)
-        keys = self._key_space(uri)
-        ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        store, root = self._open(uri)
         pending = iter(batches)
         first = next(pending, None)
         if first is None:
@@ -85,39 +76,35 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
                 _notify(progress, state)
                 return
             resume_after = state.last_event_id
-            index = self._next_index(store, keys, ids, request.close_failover_version)
-        writer = _PartWriter(store, self._objects, keys, ids, request, index, progress)
+            index = self._next_index(store, root, request)
+        writer = _PartWriter(store, self._layout, root, request, index, progress)
         writer.write(CheckedBatches(request, _chain(first, pending), resume_after))
 
-    def _next_index(self, store: ObjectStore, uri: URI, ids: RunIds, version: int) -> int:
-        stored = self._versions(store, uri, ids).get(version)
+    def _next_index(self, store: ObjectStore, root: str, request: ArchiveHistoryRequest) -> int:
+        stored = self._versions(store, root, request).get(request.close_failover_version)
         return stored.indexes[-1] + 1 if stored else 0
 
     # -- progress --------------------------------------------------------------------------
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
-        store = self._stores(uri)
-        uri = self._key_space(uri)
-        ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        store, root = self._open(uri)
         # Asked before every archive (the shim does): a one-byte read of the first part answers the
         # usual case, nothing archived yet, in one GET-priced request instead of a LIST (a HEAD could
         # not tell a missing object from a missing bucket without a second request).
         try:
-            store.get_range(self._objects.part_key(uri, ids, request.close_failover_version, 0), 0, 1)
+            store.get_range(self._layout.part_key(root, request, request.close_failover_version, 0), 0, 1)
         except ObjectNotFoundError:
             return ArchiveProgress()
-        stored = self._versions(store, uri, ids).get(request.close_failover_version)
+        stored = self._versions(store, root, request).get(request.close_failover_version)
         if stored is None:
             return ArchiveProgress()
-        part = self._read_part(store, uri, ids, stored.version, stored.indexes[-1])
+        part = self._read_part(store, root, request, stored.version, stored.indexes[-1])
         return ArchiveProgress(part.last_event_id, complete=part.is_last)
 
     # -- get -------------------------------------------------------------------------------
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
-        store = self._stores(uri)
-        uri = self._key_space(uri)
-        ids = RunIds(request.namespace_id, request.workflow_id, request.run_id)
+        store, root = self._open(uri)
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}
         if request.next_page_token:
@@ -125,14 +112,14 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
                 decode_token(request.next_page_token, TOKEN_KIND, binding)
             )
         else:
-            version, first_index, last_index, cache = self._complete_version(store, uri, ids, request)
+            version, first_index, last_index, cache = self._complete_version(store, root, request)
             index, offset, expected = first_index, 0, 1
         batches: list[History] = []
         events = 0
         page_size = request.effective_page_size
         token_given = bool(request.next_page_token)
         while events < page_size and index <= last_index:
-            part = cache.get(index) or self._read_part(store, uri, ids, version, index, token_given=token_given)
+            part = cache.get(index) or self._read_part(store, root, request, version, index, token_given=token_given)
             if offset > len(part):
                 raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
             while offset < len(part) and events < page_size:
@@ -149,17 +136,17 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         return GetHistoryResponse(batches, token)
 
     def _complete_version(
-        self, store: ObjectStore, uri: URI, ids: RunIds, request: GetHistoryRequest
+        self, store: ObjectStore, root: str, request: GetHistoryRequest
     ) -> tuple[int, int, int, dict[int, Part]]:
         """The requested (or highest) version whose last part says the history is complete."""
-        versions = self._versions(store, uri, ids)
+        versions = self._versions(store, root, request)
         if request.close_failover_version is not None:
             candidates = [request.close_failover_version] if request.close_failover_version in versions else []
         else:
             candidates = sorted(versions, reverse=True)
         for version in candidates:
             indexes = versions[version].indexes
-            last = self._read_part(store, uri, ids, version, indexes[-1])
+            last = self._read_part(store, root, request, version, indexes[-1])
             if last.is_last and indexes == list(range(indexes[0], indexes[-1] + 1)):
                 return version, indexes[0], indexes[-1], {indexes[-1]: last}
         raise ArchiveNotFoundError(
@@ -173,20 +160,20 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
 
     # -- shared ----------------------------------------------------------------------------
 
-    def _versions(self, store: ObjectStore, uri: URI, ids: RunIds) -> dict[int, _Stored]:
+    def _versions(self, store: ObjectStore, root: str, run: RunRequest) -> dict[int, _Stored]:
         """Every stored version of the run and its part indexes, from one listing (all pages)."""
         found: dict[int, list[int]] = {}
-        for page in store.list_all(self._objects.list_prefix(uri, ids)):
+        for page in store.list_all(self._layout.list_prefix(root, run)):
             for info in page.objects:
-                parsed = self._objects.parse_key(uri, ids, info.key)
+                parsed = self._layout.parse_key(root, run, info.key)
                 if parsed is not None:
                     found.setdefault(parsed[0], []).append(parsed[1])
         return {version: _Stored(version, sorted(indexes)) for version, indexes in found.items()}
 
     def _read_part(
-        self, store: ObjectStore, uri: URI, ids: RunIds, version: int, index: int, *, token_given: bool = False
+        self, store: ObjectStore, root: str, run: RunRequest, version: int, index: int, *, token_given: bool = False
     ) -> Part:
-        key = self._objects.part_key(uri, ids, version, index)
+        key = self._layout.part_key(root, run, version, index)
         source = f"{store.bucket}/{key}"
         cache_key = f"{id(store)}:{key}"  # the store cache keeps each store alive, so its id is stable
         cached = self._parts.get(cache_key)
@@ -198,7 +185,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             if token_given:
                 raise InvalidPageTokenError(f"invalid next page token: part {index} does not exist") from None
             raise
-        part = self._objects.decode_part(data, source)
+        part = self._layout.decode_part(data, source)
         self._parts.put(cache_key, part)
         return part
 
@@ -209,14 +196,13 @@ class _PartWriter:
     def __init__(
         self,
         store: ObjectStore,
-        objects: HistoryObjects,
-        uri: URI,
-        ids: RunIds,
+        layout: HistoryLayout,
+        root: str,
         request: ArchiveHistoryRequest,
         index: int,
         progress: ProgressRecorder | None,
     ) -> None:
-        self._store, self._objects, self._uri, self._ids = store, objects, uri, ids
+        self._store, self._layout, self._root = store, layout, root
         self._request = request
         self._index = index
         self._progress = progress
@@ -263,13 +249,13 @@ class _PartWriter:
 
     def _flush(self, batches: list[History], encoded: list[bytes], *, is_last: bool) -> bool:
         """Create the next part; return True if the stored history is complete."""
-        key = self._objects.part_key(self._uri, self._ids, self._request.close_failover_version, self._index)
-        data = self._objects.encode_part(self._request, encoded, batches, is_last)
+        key = self._layout.part_key(self._root, self._request, self._request.close_failover_version, self._index)
+        data = self._layout.encode_part(self._request, encoded, batches, is_last)
         last_event_id = batches[-1].events[-1].event_id
         if self._store.put_if_absent(key, data):
             complete = is_last
         else:  # stored by an earlier attempt or a concurrent duplicate: continue after it
-            existing = self._objects.decode_part(self._store.get(key), f"{self._store.bucket}/{key}")
+            existing = self._layout.decode_part(self._store.get(key), f"{self._store.bucket}/{key}")
             last_event_id, complete = existing.last_event_id, existing.is_last
         self._index += 1
         self._durable_through = last_event_id

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from temporalio.api.history.v1 import History
 
-from archivers.codec.protojson import decode_histories, dict_to_message, encode_message
+from archivers.codec.protojson import decode_histories, encode_message
 from archivers.errors import (
     ArchiveNotFoundError,
     CorruptArchiveError,
     HistoryMutatedError,
     InvalidHistoryError,
     InvalidPageTokenError,
-    InvalidURIError,
     TransientError,
 )
 from archivers.history_checks import CheckedBatches
@@ -38,42 +35,22 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.layouts import filestore as layout
-from archivers.progress import ArchiveProgress, ProgressRecorder
-from archivers.store.local_files import (
+from archivers.localfs.files import (
+    FileModes,
     atomic_write,
     ensure_dir,
     fsync_dir,
     os_errors,
     remove_stale_temps,
     translate_os_error,
+    validate_dir_uri,
 )
+from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.uri import URI
 
 PARTIAL_SUFFIX = ".partial"
 SYNC_EVERY_BYTES = 2 * 1024 * 1024
 """Durability step of an archive in progress, like Temporal's ~2 MiB history blobs."""
-
-
-@dataclass(frozen=True)
-class FileModes:
-    """Permissions of created files and directories (Temporal's ``fileMode``/``dirMode``)."""
-
-    file_mode: int = 0o666
-    dir_mode: int = 0o766
-
-
-def validate_dir_uri(uri: URI) -> None:
-    """Check a ``file://`` URI as Temporal's filestore does: scheme ``file`` and an absolute directory path."""
-    if uri.scheme != "file":
-        raise InvalidURIError(f"URI scheme {uri.scheme!r} does not match the filestore scheme 'file'")
-    if uri.host:
-        raise InvalidURIError(f"file URI {uri} must not name a host: use file:///absolute/path")
-    if not uri.path:
-        raise InvalidURIError(f"file URI {uri} has an empty directory path")
-    if not uri.path.startswith("/"):
-        raise InvalidURIError(f"file URI {uri} must hold an absolute directory path")
-    if os.path.exists(uri.path) and not os.path.isdir(uri.path):
-        raise InvalidURIError(f"file URI {uri} names a file, not a directory")
 
 
 class FilestoreHistoryArchiver(HistoryArchiver):
@@ -122,7 +99,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
             _sync(partial)
             remove_stale_temps(directory, name)
             partial.seek(0)
-            atomic_write(final, _as_json_array(partial), self._modes.file_mode)
+            atomic_write(final, layout.json_array(partial), self._modes.file_mode)
             os.unlink(partial_path)
             fsync_dir(directory)
         _notify(progress, ArchiveProgress(request.next_event_id - 1, complete=True))
@@ -176,7 +153,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         if not os.path.isdir(directory):
             raise ArchiveNotFoundError(_not_found(request))
         if request.next_page_token:
-            version, next_index = _parse_get_token(request.next_page_token)
+            version, next_index = layout.parse_history_token(request.next_page_token)
         elif request.close_failover_version is not None:
             version, next_index = request.close_failover_version, 0
         else:
@@ -196,7 +173,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
                 events = 0
                 page_size = request.effective_page_size
                 for start, end, count in spans[next_index:]:
-                    batches.append(_decode_batch(os.pread(handle.fileno(), end - start, start), path))
+                    batches.append(layout.decode_batch(os.pread(handle.fileno(), end - start, start), path))
                     events += count
                     if events >= page_size:
                         break
@@ -209,7 +186,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         next_index += len(batches)
         token = b""
         if next_index < len(spans):
-            token = json.dumps({"CloseFailoverVersion": version, "NextBatchIdx": next_index}).encode()
+            token = layout.history_token(version, next_index)
         return GetHistoryResponse(batches, token)
 
 
@@ -279,17 +256,6 @@ def _scan_partial(partial: IO[bytes], path: str) -> tuple[int, int]:
     return last_event_id, size
 
 
-def _as_json_array(partial: IO[bytes]) -> Iterator[bytes]:
-    yield b"["
-    first = True
-    for line in partial:
-        if not first:
-            yield b","
-        yield line.rstrip(b"\n")
-        first = False
-    yield b"]"
-
-
 def _highest_version(directory: str, request: GetHistoryRequest) -> int:
     prefix = layout.history_prefix(request.namespace_id, request.workflow_id, request.run_id)
     versions = []
@@ -302,33 +268,6 @@ def _highest_version(directory: str, request: GetHistoryRequest) -> int:
     if not versions:
         raise ArchiveNotFoundError(_not_found(request))
     return max(versions)
-
-
-def _parse_get_token(token: bytes) -> tuple[int, int]:
-    """Temporal's filestore token ``{"CloseFailoverVersion":n,"NextBatchIdx":n}``, strictly checked."""
-    try:
-        parsed = json.loads(token)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidPageTokenError("invalid next page token: not valid JSON") from exc
-    if not isinstance(parsed, dict) or not set(parsed) <= {"CloseFailoverVersion", "NextBatchIdx"}:
-        raise InvalidPageTokenError("invalid next page token: not a filestore history token")
-    version = parsed.get("CloseFailoverVersion", 0)
-    index = parsed.get("NextBatchIdx", 0)
-    if type(version) is not int or type(index) is not int or index < 0:
-        raise InvalidPageTokenError("invalid next page token: bad field values")
-    return version, index
-
-
-def _decode_batch(raw: bytes, path: str) -> History:
-    try:
-        parsed = json.loads(raw)
-    except ValueError as exc:
-        raise CorruptArchiveError(f"{path}: not valid JSON: {exc}") from exc
-    return dict_to_message(parsed, History, source=path, ignore_unknown_fields=True)
-
-
-Spans = list[tuple[int, int, int]]
-"""(start, end, event count) of each batch of a history file, in bytes."""
 
 
 @contextlib.contextmanager
@@ -354,9 +293,9 @@ class _BatchIndexCache:
     def __init__(self, capacity: int = 16) -> None:
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int, int, int], Spans] = {}
+        self._entries: dict[tuple[str, int, int, int], layout.Spans] = {}
 
-    def spans(self, handle: IO[bytes], path: str) -> Spans:
+    def spans(self, handle: IO[bytes], path: str) -> layout.Spans:
         stat = os.fstat(handle.fileno())
         key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
         with self._lock:
@@ -364,7 +303,7 @@ class _BatchIndexCache:
         if cached is not None:
             return cached
         try:
-            spans = _scan_array(handle.read(), path)
+            spans = layout.batch_spans(handle.read(), path)
         except OSError as exc:
             raise translate_os_error(exc, path) from exc
         with self._lock:
@@ -375,46 +314,3 @@ class _BatchIndexCache:
 
 
 _BATCH_INDEX = _BatchIndexCache()
-
-
-def _scan_array(data: bytes, path: str) -> list[tuple[int, int, int]]:
-    """Spans of the elements of a JSON array of ``History`` objects (validating the JSON)."""
-    # Latin-1 maps each byte to one character, so string offsets are byte offsets; UTF-8 is
-    # checked when a batch is decoded.
-    text = data.decode("latin-1")
-    decoder = json.JSONDecoder()
-    spans: list[tuple[int, int, int]] = []
-    pos = _skip_ws(text, 0)
-    if not text.startswith("[", pos):
-        raise CorruptArchiveError(f"{path}: expected a JSON array of event batches")
-    pos = _skip_ws(text, pos + 1)
-    if text.startswith("]", pos):
-        return _checked_end(text, pos + 1, path, spans)
-    while True:
-        try:
-            value: Any
-            value, end = decoder.raw_decode(text, pos)
-        except ValueError as exc:
-            raise CorruptArchiveError(f"{path}: not a valid history file: {exc}") from exc
-        if not isinstance(value, dict) or not isinstance(value.get("events", []), list):
-            raise CorruptArchiveError(f"{path}: batch {len(spans)} is not a History object")
-        spans.append((pos, end, len(value.get("events", []))))
-        pos = _skip_ws(text, end)
-        if text.startswith(",", pos):
-            pos = _skip_ws(text, pos + 1)
-            continue
-        if text.startswith("]", pos):
-            return _checked_end(text, pos + 1, path, spans)
-        raise CorruptArchiveError(f"{path}: truncated or malformed history file at byte {pos}")
-
-
-def _checked_end(text: str, pos: int, path: str, spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    if text[pos:].strip():
-        raise CorruptArchiveError(f"{path}: unexpected data after the history array")
-    return spans
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos

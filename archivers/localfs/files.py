@@ -1,4 +1,4 @@
-"""Durable, atomic file operations for the ``file://`` backend."""
+"""Durable, atomic file operations for the ``file://`` archivers (fsync, atomic rename, errors)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import errno
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from archivers.errors import ArchiverError, StoreConfigurationError, TransientError
+from archivers.errors import ArchiverError, InvalidURIError, StoreConfigurationError, TransientError
+from archivers.uri import URI
 
 TEMP_MARKER = ".tmp-"
 
@@ -96,3 +98,25 @@ def translate_os_error(exc: OSError, path: str) -> ArchiverError:
     if exc.errno in _TRANSIENT:
         return TransientError(f"{path}: {reason}")
     return ArchiverError(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class FileModes:
+    """Permissions of created files and directories (Temporal's ``fileMode``/``dirMode``)."""
+
+    file_mode: int = 0o666
+    dir_mode: int = 0o766
+
+
+def validate_dir_uri(uri: URI) -> None:
+    """Check a ``file://`` URI as Temporal's filestore does: scheme ``file`` and an absolute directory path."""
+    if uri.scheme != "file":
+        raise InvalidURIError(f"URI scheme {uri.scheme!r} does not match the filestore scheme 'file'")
+    if uri.host:
+        raise InvalidURIError(f"file URI {uri} must not name a host: use file:///absolute/path")
+    if not uri.path:
+        raise InvalidURIError(f"file URI {uri} has an empty directory path")
+    if not uri.path.startswith("/"):
+        raise InvalidURIError(f"file URI {uri} must hold an absolute directory path")
+    if os.path.exists(uri.path) and not os.path.isdir(uri.path):
+        raise InvalidURIError(f"file URI {uri} names a file, not a directory")

@@ -1,0 +1,124 @@
+"""The contract an object layout implements (see :mod:`archivers.layouts` for how to add one)."""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.api.history.v1 import History
+
+from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.codec.protojson import dict_to_message
+from archivers.errors import CorruptArchiveError
+from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest
+from archivers.query import Constraints, TimeRange
+from archivers.store.base import ObjectStore
+
+RunRequest = ArchiveHistoryRequest | GetHistoryRequest
+"""A request naming one run (``namespace_id``, ``workflow_id``, ``run_id``)."""
+
+ListedKey = tuple[str, int, int]
+"""``(key, low, high)``: a listed visibility key and the Unix-nanos range its indexed time may have."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A stored history part, parsed as JSON; batches become protobuf only when asked for.
+
+    ``last_event_id`` is the id of its last event and ``is_last`` whether it ends the history.
+    """
+
+    raw_batches: list[Any]
+    is_last: bool
+    last_event_id: int
+    source: str
+    strict: bool
+
+    def __len__(self) -> int:
+        return len(self.raw_batches)
+
+    def batch(self, index: int) -> History:
+        """Batch ``index`` as a ``History``; :class:`CorruptArchiveError` naming the part if invalid."""
+        return dict_to_message(
+            self.raw_batches[index], History, source=self.source, ignore_unknown_fields=not self.strict
+        )
+
+    @property
+    def batches(self) -> list[History]:
+        """Every batch (decodes them all)."""
+        return [self.batch(i) for i in range(len(self))]
+
+
+class HistoryLayout(abc.ABC):
+    """Naming and encoding of history parts for one layout."""
+
+    @abc.abstractmethod
+    def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
+        """The object key of part ``index`` of one version."""
+
+    @abc.abstractmethod
+    def list_prefix(self, root: str, run: RunRequest) -> str:
+        """A listing prefix covering every part of every version of the run."""
+
+    @abc.abstractmethod
+    def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
+        """``(version, index)`` of a listed key, or ``None`` if it is not one of the run's parts."""
+
+    @abc.abstractmethod
+    def encode_part(
+        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+    ) -> bytes:
+        """The stored bytes of one part; ``encoded_batches`` are the batches' protojson."""
+
+    @abc.abstractmethod
+    def decode_part(self, data: bytes, source: str) -> Part:
+        """Decode a stored part, raising :class:`CorruptArchiveError` naming ``source``."""
+
+
+@dataclass(frozen=True)
+class TimeIndex:
+    """The time index a query lists: by start time (``by_start``) or close time, within ``times``."""
+
+    by_start: bool
+    times: TimeRange
+
+    @classmethod
+    def of(cls, constraints: Constraints) -> TimeIndex:
+        """The start-time index when the query bounds StartTime but not CloseTime, else the close-time index."""
+        if constraints.close_time.is_unbounded and not constraints.start_time.is_unbounded:
+            return cls(True, constraints.start_time)
+        return cls(False, constraints.close_time)
+
+    def allows(self, low: int, high: int) -> bool:
+        """Whether an indexed time within ``low..high`` (Unix nanos, inclusive) can be in the range."""
+        times = self.times
+        return (times.lower is None or high >= times.lower) and (times.upper is None or low <= times.upper)
+
+
+class VisibilityLayout(abc.ABC):
+    """Where a layout stores a visibility record and how it lists candidates for a query."""
+
+    @abc.abstractmethod
+    def keys(self, root: str, record: VisibilityRecord) -> list[str]:
+        """Every key the record is stored under."""
+
+    @abc.abstractmethod
+    def list_index(
+        self, store: ObjectStore, root: str, namespace_id: str, constraints: Constraints, index: TimeIndex
+    ) -> Iterator[ListedKey]:
+        """The stored records that may match (a superset), from as few listings as the layout allows."""
+
+
+class ObjectLayout(HistoryLayout, VisibilityLayout):
+    """A whole object layout: what a layout module exports as ``LAYOUT``."""
+
+
+def parse_json(data: bytes, source: str) -> Any:
+    """``data`` parsed as JSON; :class:`CorruptArchiveError` naming ``source`` if it is not JSON."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptArchiveError(f"{source}: not valid JSON: {exc}") from exc

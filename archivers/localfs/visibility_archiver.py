@@ -1,0 +1,50 @@
+"""Visibility archiver for ``file://`` URIs in Temporal's filestore layout.
+
+Each record is one protojson file ``<dir>/<namespaceID>/<closeTime nanos>_<h(runID)>.visibility``,
+written atomically. A query lists the namespace directory once, narrows the candidates by the
+close time and run id encoded in the file names, and reads only the files that can be on the page
+(see :mod:`archivers.visibility_query`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.codec.protojson import encode_message
+from archivers.interfaces import (
+    QueryVisibilityRequest,
+    QueryVisibilityResponse,
+    SearchAttributeTypes,
+    VisibilityArchiver,
+)
+from archivers.layouts import filestore as layout
+from archivers.localfs.files import FileModes, atomic_write, ensure_dir, validate_dir_uri
+from archivers.uri import URI
+from archivers.visibility_query import run_query
+
+
+class FilestoreVisibilityArchiver(VisibilityArchiver):
+    """``VisibilityArchiver`` over a local (or mounted) directory; see the module docstring."""
+
+    def __init__(self, modes: FileModes | None = None) -> None:
+        self._modes = modes or FileModes()
+
+    def check_uri(self, uri: URI) -> None:
+        """See :func:`archivers.localfs.files.validate_dir_uri`."""
+        validate_dir_uri(uri)
+
+    def _archive(self, uri: URI, record: VisibilityRecord) -> None:
+        directory = os.path.join(uri.path, layout.namespace_dirname(record.namespace_id))
+        ensure_dir(directory, self._modes.dir_mode)
+        name = layout.visibility_filename(record.close_time.ToNanoseconds(), record.run_id)
+        # The temp file stays out of the namespace directory: Temporal's own filestore query fails
+        # on any file name there that is not a visibility record's.
+        atomic_write(os.path.join(directory, name), encode_message(record), self._modes.file_mode, temp_dir=uri.path)
+
+    def _query(
+        self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
+    ) -> QueryVisibilityResponse:
+        directory = os.path.join(uri.path, layout.namespace_dirname(request.namespace_id))
+        return run_query(request, search_attribute_types, functools.partial(layout.list_visibility, directory))
