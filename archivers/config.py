@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from archivers.errors import InvalidArgumentError
+from archivers.textfile import read_text
 
 PROVIDER_KEYS: Mapping[str, str] = MappingProxyType({"file": "filestore", "s3": "s3store", "gs": "gstorage"})
 """Scheme -> the key of its built-in provider block in Temporal's config."""
@@ -80,12 +81,7 @@ def load_config(path: str) -> ArchivalConfig:
         raise ConfigError(
             f"{path}: reading a config file needs PyYAML: pip install 'temporal-archivers[sidecar]'"
         ) from exc
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"{path}: cannot read config file: {reason}") from exc
+    text = read_text(path, "config file", ConfigError)
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -330,7 +330,7 @@ def test_put_visibility_upserts(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 def test_search_attribute_type_names() -> None:
     from temporalio.api.enums.v1 import IndexedValueType as T
 
-    from archivers.cli.commands import parse_search_attribute_types
+    from archivers.cli.search_attribute_types import parse_search_attribute_types
 
     parsed = parse_search_attribute_types(
         ["a=Keyword", "b=text", "c=INT", "d=Double", "e=bool", "f=Datetime", "g=KeywordList",
@@ -345,7 +345,7 @@ def test_search_attribute_type_names() -> None:
 
 
 def test_visibility_record_file_roundtrips_protojson(tmp_path: Path) -> None:
-    from archivers.cli.commands import read_visibility_records
+    from archivers.cli.record_file import read_visibility_records
 
     path = tmp_path / "one.json"
     path.write_text(json.dumps(record(3), indent=2))

@@ -27,6 +27,7 @@ from archivers.errors import (
 from archivers.interfaces import GetHistoryRequest
 from archivers.localfs.files import FileModes
 from archivers.localfs.history_archiver import FilestoreHistoryArchiver
+from archivers.paging import iter_history_batches
 from archivers.progress import ArchiveProgress
 from archivers.registry import get_history_archiver
 from archivers.testing.synthetic import request_for, synthetic_history
@@ -37,24 +38,10 @@ VECTOR_NAME = "141323698701063509081739672280485489488911532452831150339470_100.
 def read_all(
     archiver: FilestoreHistoryArchiver, uri: str, page_size: int = 0, version: int | None = None
 ) -> list[History]:
-    batches: list[History] = []
-    token = b""
-    while True:
-        response = archiver.get(
-            uri,
-            GetHistoryRequest(
-                "test-namespace-id",
-                "test-workflow-id",
-                "test-run-id",
-                close_failover_version=version,
-                next_page_token=token,
-                page_size=page_size,
-            ),
-        )
-        batches += response.history_batches
-        token = response.next_page_token
-        if not token:
-            return batches
+    request = GetHistoryRequest(
+        "test-namespace-id", "test-workflow-id", "test-run-id", close_failover_version=version, page_size=page_size
+    )
+    return list(iter_history_batches(archiver, uri, request))
 
 
 def test_interop_vector_file_name_and_content(tmp_path: Path) -> None:

@@ -2,11 +2,7 @@
 
 Writing (:func:`render_history_json`) reproduces ``temporal workflow show --output json`` byte for
 byte: ``{"events": [...]}`` indented by two spaces with ``": "`` after keys, a trailing newline,
-Go protojson values (lowerCamelCase names, enums by full name such as ``EVENT_TYPE_...``, int64 as
-strings, RFC 3339 timestamps with 0/3/6/9 fractional digits, bytes - payload metadata and data
-included - as standard base64, durations like ``"10s"``), fields in ``.proto`` declaration order,
-map keys sorted, set-but-empty messages as ``{}``, doubles in Go's number format (``2`` not
-``2.0``), non-ASCII text unescaped.
+events in Go's protojson (:mod:`archivers.codec.protojson`).
 
 Reading (:func:`parse_history_file`) accepts three shapes, detected from the top-level value:
 
@@ -27,21 +23,19 @@ frontend included) flatten batches anyway.
 from __future__ import annotations
 
 import json
-import math
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from google.protobuf.message import Message
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from archivers.codec.search_attributes import go_json_float
-from archivers.errors import InvalidHistoryError
+from archivers.codec.protojson import encode_json
+from archivers.errors import HistoryMutatedError, InvalidHistoryError
+from archivers.history_checks import CheckedBatches
+from archivers.interfaces import ArchiveHistoryRequest
 
 FORM_CLI = "cli"
 """``{"events": [...]}``, as exported by ``temporal workflow show --output json``."""
@@ -49,21 +43,6 @@ FORM_EVENTS = "events"
 """A bare JSON array of events."""
 FORM_ARCHIVE = "archive"
 """A JSON array of ``History`` batches (Temporal's filestore/gcloud history file)."""
-
-_WELL_KNOWN_PREFIX = "google.protobuf."
-_FLOAT_TYPES = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
-_INT_KEY_TYPES = (
-    FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_INT64,
-    FieldDescriptor.TYPE_UINT32,
-    FieldDescriptor.TYPE_UINT64,
-    FieldDescriptor.TYPE_SINT32,
-    FieldDescriptor.TYPE_SINT64,
-    FieldDescriptor.TYPE_FIXED32,
-    FieldDescriptor.TYPE_FIXED64,
-    FieldDescriptor.TYPE_SFIXED32,
-    FieldDescriptor.TYPE_SFIXED64,
-)
 
 
 @dataclass(frozen=True)
@@ -206,6 +185,56 @@ def _one_line(text: str) -> str:
     return " ".join(text.replace("Failed to parse events field: ", "").split())
 
 
+# -- the archive request -----------------------------------------------------------------------
+
+
+def history_request(
+    history: ParsedHistory,
+    *,
+    source: str,
+    namespace_id: str,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    close_failover_version: int | None = None,
+) -> ArchiveHistoryRequest:
+    """Build and fully check the archive request for ``history`` before anything is written.
+
+    ``next_event_id`` is the last event id + 1; ``close_failover_version`` defaults to the last
+    event's version. Raises :class:`InvalidHistoryError` (naming ``source``) if the events are not
+    contiguous from 1 or disagree with the close failover version, and
+    :class:`InvalidArgumentError` for an empty id.
+    """
+    last = history.last_event
+    if last is None:
+        raise InvalidHistoryError(f"{source}: the history holds no events")
+    request = ArchiveHistoryRequest(
+        namespace_id=namespace_id,
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=run_id,
+        next_event_id=last.event_id + 1,
+        close_failover_version=last.version if close_failover_version is None else close_failover_version,
+    )
+    request.validate()
+    first = next(batch.events[0] for batch in history.batches if batch.events)
+    if first.event_id != 1:
+        raise InvalidHistoryError(f"{source}: the history must start at event id 1, it starts at {first.event_id}")
+    try:
+        for _ in CheckedBatches(request, history.batches):
+            pass
+    except InvalidHistoryError as exc:
+        raise InvalidHistoryError(f"{source}: {exc}") from exc
+    except HistoryMutatedError as exc:
+        detail = str(exc).removeprefix("history was mutated: ")
+        if close_failover_version is not None:
+            raise InvalidHistoryError(
+                f"{source}: --close-failover-version {close_failover_version} does not match the history: {detail}"
+            ) from exc
+        raise InvalidHistoryError(f"{source}: inconsistent event versions: {detail}") from exc
+    return request
+
+
 # -- writing ------------------------------------------------------------------------------------
 
 
@@ -214,84 +243,4 @@ def render_history_json(events: Iterable[HistoryEvent]) -> str:
 
     See the module docstring for the format; the result ends with a newline.
     """
-    floats = _FloatSlots()
-    body = {"events": [go_message_dict(event, floats) for event in events]}
-    return floats.substitute(json.dumps(body, indent=2, ensure_ascii=False)) + "\n"
-
-
-def render_message_compact(message: Message) -> str:
-    """Return one message as compact Go-style protojson (one line, no spaces), e.g. for JSON lines."""
-    floats = _FloatSlots()
-    return floats.substitute(json.dumps(go_message_dict(message, floats), separators=(",", ":"), ensure_ascii=False))
-
-
-def go_message_dict(message: Message, floats: _FloatSlots | None = None) -> dict[str, Any]:
-    """Return ``message`` as the JSON object Go's protojson builds, keys in declaration order.
-
-    Doubles that Python would print differently from Go are replaced by placeholders from
-    ``floats`` (pass the same object to ``floats.substitute`` on the dumped text); without
-    ``floats`` they stay Python floats (equal when parsed).
-    """
-    value = json_format.MessageToDict(message, preserving_proto_field_name=False)
-    descriptor: Descriptor = message.DESCRIPTOR  # type: ignore[assignment]
-    return _reorder(value, descriptor, floats)
-
-
-class _FloatSlots:
-    """Placeholders for numbers whose Go spelling json.dumps cannot produce (``2`` for 2.0, ``1e-7``)."""
-
-    def __init__(self) -> None:
-        self._nonce = secrets.token_hex(8)
-        self._texts: list[str] = []
-
-    def number(self, value: Any) -> Any:
-        """Return ``value`` (a JSON number, or a special-value string) as json.dumps should see it."""
-        if not isinstance(value, float) or not math.isfinite(value):
-            return value
-        text = go_json_float(value)
-        if "." not in text and "e" not in text:
-            return int(text)
-        if text == repr(value):
-            return value
-        self._texts.append(text)
-        return f"\x00{self._nonce}:{len(self._texts) - 1}\x00"
-
-    def substitute(self, dumped: str) -> str:
-        """Replace the placeholders in json.dumps output by the Go-formatted numbers."""
-        for index, text in enumerate(self._texts):
-            dumped = dumped.replace(f'"\\u0000{self._nonce}:{index}\\u0000"', text, 1)
-        return dumped
-
-
-def _reorder(value: dict[str, Any], descriptor: Descriptor, floats: _FloatSlots | None) -> dict[str, Any]:
-    if descriptor.full_name.startswith(_WELL_KNOWN_PREFIX):
-        return value  # Timestamp, Duration, Struct, ...: MessageToDict already has Go's form
-    out: dict[str, Any] = {}
-    for field in descriptor.fields:  # declaration order, as Go's protojson writes
-        key = field.json_name
-        if key not in value:
-            continue
-        out[key] = _field_value(value[key], field, floats)
-    for key, item in value.items():  # extensions or anything unexpected: keep, after the rest
-        out.setdefault(key, item)
-    return out
-
-
-def _field_value(value: Any, field: FieldDescriptor, floats: _FloatSlots | None) -> Any:
-    message_type = field.message_type
-    if message_type is not None and message_type.GetOptions().map_entry:
-        key_field = message_type.fields_by_name["key"]
-        value_field = message_type.fields_by_name["value"]
-        keys = sorted(value, key=int) if key_field.type in _INT_KEY_TYPES else sorted(value)
-        return {key: _single(value[key], value_field, floats) for key in keys}
-    if field.is_repeated:
-        return [_single(item, field, floats) for item in value]
-    return _single(value, field, floats)
-
-
-def _single(value: Any, field: FieldDescriptor, floats: _FloatSlots | None) -> Any:
-    if field.message_type is not None and isinstance(value, dict):
-        return _reorder(value, field.message_type, floats)
-    if field.type in _FLOAT_TYPES and floats is not None:
-        return floats.number(value)
-    return value
+    return encode_json({"events": list(events)}, indent=2) + "\n"

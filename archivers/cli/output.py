@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import timezone
 from typing import IO, Any
 
-from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.table import Table
@@ -15,7 +13,8 @@ from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
-from archivers.cli.history_json import render_history_json, render_message_compact
+from archivers.cli.history_json import render_history_json
+from archivers.codec.protojson import encode_json
 
 DETAILS_WIDTH = 80
 """Characters of an event's attributes shown in the table's details column."""
@@ -42,7 +41,7 @@ def write_executions_jsonl(executions: Iterable[WorkflowExecutionInfo], stream: 
     """Write each execution as one line of compact protojson; return how many were written."""
     count = 0
     for info in executions:
-        stream.write(render_message_compact(info) + "\n")
+        stream.write(encode_json(info) + "\n")
         count += 1
     return count
 
@@ -68,24 +67,21 @@ def write_executions_table(executions: Sequence[WorkflowExecutionInfo], stream: 
 
 def event_type_name(value: int) -> str:
     """``EVENT_TYPE_WORKFLOW_EXECUTION_STARTED`` -> ``WorkflowExecutionStarted`` (the CLI's table spelling)."""
-    try:
-        name = EventType.Name(value)  # type: ignore[arg-type]
-    except ValueError:
-        return str(value)
-    return _pascal(name.removeprefix("EVENT_TYPE_"))
+    return _short_enum_name(EventType, value, "EVENT_TYPE_")
 
 
 def status_name(value: int) -> str:
     """``WORKFLOW_EXECUTION_STATUS_TIMED_OUT`` -> ``TimedOut``."""
+    return _short_enum_name(WorkflowExecutionStatus, value, "WORKFLOW_EXECUTION_STATUS_")
+
+
+def _short_enum_name(enum: Any, value: int, prefix: str) -> str:
+    """The PascalCase name of ``value`` without ``prefix``; the number itself when ``enum`` does not know it."""
     try:
-        name = WorkflowExecutionStatus.Name(value)  # type: ignore[arg-type]
+        name: str = enum.Name(value)
     except ValueError:
         return str(value)
-    return _pascal(name.removeprefix("WORKFLOW_EXECUTION_STATUS_"))
-
-
-def _pascal(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
+    return "".join(part.capitalize() for part in name.removeprefix(prefix).split("_"))
 
 
 def _time(value: Timestamp) -> str:
@@ -97,8 +93,7 @@ def _details(event: HistoryEvent) -> str:
     attributes = event.WhichOneof("attributes")
     if not attributes:
         return ""
-    value: Any = json_format.MessageToDict(getattr(event, attributes))
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = encode_json(getattr(event, attributes))
     return text if len(text) <= DETAILS_WIDTH else text[: DETAILS_WIDTH - 1] + "…"
 
 

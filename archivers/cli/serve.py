@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import click
 
+from archivers.cli.options import config_option
 from archivers.errors import MissingDependencyError
 
 
 @click.command("serve")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="Sidecar YAML: an 'archival' section like Temporal's and an optional 'sidecar' section.",
-)
+@config_option("Sidecar YAML: an 'archival' section like Temporal's and an optional 'sidecar' section.")
 @click.option(
     "--listen",
     default=None,

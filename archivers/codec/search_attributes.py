@@ -18,14 +18,13 @@ UTC offset it was written with, so re-formatting is exact), or a ``list`` of one
 from __future__ import annotations
 
 import json
-import math
 import re
-from decimal import Decimal
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 
+from archivers.codec.gojson import format_go_float, go_json_float, go_json_string
 from archivers.timefmt import INT64_MAX, INT64_MIN, ParsedTime, format_rfc3339_nano, parse_rfc3339
 
 DateTimeValue = ParsedTime
@@ -62,44 +61,6 @@ def type_from_name(name: str) -> int:
         return int(IndexedValueType.Value(name))
     except ValueError:
         return UNSPECIFIED
-
-
-# ---------------------------------------------------------------------------------------------
-# Go strconv / json formatting
-# ---------------------------------------------------------------------------------------------
-def format_go_float(value: float) -> str:
-    """Go ``strconv.FormatFloat(value, 'f', -1, 64)``: shortest round-trip digits, never an exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def go_json_float(value: float) -> str:
-    """Go ``json.Marshal`` of a float64 (``'f'`` form, or ``'e'`` form below 1e-6 / from 1e21)."""
-    if not math.isfinite(value):
-        raise ValueError(f"json: unsupported value: {value!r}")
-    magnitude = abs(value)
-    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
-        text = repr(value)
-        mantissa, exponent = text.split("e")
-        sign = exponent[0]
-        digits = exponent[1:].lstrip("0") or "0"
-        if len(digits) < 2 and sign == "+":
-            digits = digits.zfill(2)
-        return f"{mantissa.removesuffix('.0')}e{sign}{digits}"
-    return format_go_float(value)
-
-
-def go_json_string(text: str) -> str:
-    """Go ``json.Marshal`` of a string (HTML characters and U+2028/U+2029 escaped)."""
-    encoded = json.dumps(text, ensure_ascii=False)
-    return (encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def go_json(value: Any) -> str:

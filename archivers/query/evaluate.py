@@ -140,22 +140,15 @@ def _predicate(expr: Expr, value: Any) -> bool | None:
 
 def evaluate(expr: Expr, record: VisibilityRecord) -> bool | None:
     """Three-valued truth of ``expr`` for ``record``: ``True``, ``False`` or ``None`` (unknown)."""
-    if isinstance(expr, And):
+    if isinstance(expr, (And, Or)):
+        settles = isinstance(expr, Or)  # the term value that settles the whole: True for OR, False for AND
         unknown = False
         for term in expr.terms:
             result = evaluate(term, record)
-            if result is False:
-                return False
+            if result is settles:
+                return settles
             unknown = unknown or result is None
-        return None if unknown else True
-    if isinstance(expr, Or):
-        unknown = False
-        for term in expr.terms:
-            result = evaluate(term, record)
-            if result is True:
-                return True
-            unknown = unknown or result is None
-        return None if unknown else False
+        return None if unknown else not settles
     if isinstance(expr, Not):
         result = evaluate(expr.term, record)
         return None if result is None else not result
@@ -166,9 +159,3 @@ def matches(expr: Expr | None, record: VisibilityRecord) -> bool:
     """Whether ``record`` satisfies the filter (``None`` matches every record)."""
     return expr is None or evaluate(expr, record) is True
 
-
-def make_matcher(expr: Expr | None) -> Callable[[VisibilityRecord], bool]:
-    """A one-argument predicate for ``record`` equivalent to ``matches(expr, record)``."""
-    if expr is None:
-        return lambda record: True
-    return lambda record: evaluate(expr, record) is True

@@ -18,7 +18,7 @@ becomes ``(X >= start AND X < end)``, the UTC day/hour/minute/second containing 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from archivers.errors import QueryError
 from archivers.query.ast import (
@@ -134,18 +134,18 @@ class _Parser:
         return OrderItem(field, descending)
 
     def expr(self) -> Expr:
-        terms = [self.and_expr()]
-        while self.at_keyword("OR"):
-            self.advance()
-            terms.append(self.and_expr())
-        return terms[0] if len(terms) == 1 else Or(tuple(terms))
+        return self.joined("OR", self.and_expr, Or)
 
     def and_expr(self) -> Expr:
-        terms = [self.unary()]
-        while self.at_keyword("AND"):
+        return self.joined("AND", self.unary, And)
+
+    def joined(self, keyword: str, operand: Callable[[], Expr], node: type[And] | type[Or]) -> Expr:
+        """``operand (keyword operand)*``: the one operand, or ``node`` of all of them."""
+        terms = [operand()]
+        while self.at_keyword(keyword):
             self.advance()
-            terms.append(self.unary())
-        return terms[0] if len(terms) == 1 else And(tuple(terms))
+            terms.append(operand())
+        return terms[0] if len(terms) == 1 else node(tuple(terms))
 
     def unary(self) -> Expr:
         if self.at_keyword("NOT") or self.at_op("("):

@@ -1,0 +1,78 @@
+"""Reading `archiver put-visibility --record FILE`: protojson VisibilityRecords, all checked before any is archived."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from google.protobuf import json_format
+
+from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.errors import InvalidArgumentError
+from archivers.textfile import read_text
+
+
+def read_visibility_records(path: str) -> list[VisibilityRecord]:
+    """Read and check the protojson ``VisibilityRecord``s of ``path`` (JSON lines, a JSON array, or one object).
+
+    Unknown fields are rejected (as Temporal's Go reader does). Each record needs a namespace id,
+    workflow id, run id and close time. Raises :class:`InvalidArgumentError` naming the file and
+    the record (and line) at fault; an empty file is an error too.
+    """
+    text = read_text(path, "record file", InvalidArgumentError)
+    items = list(_record_items(text, path))
+    if not items:
+        raise InvalidArgumentError(f"{path}: no visibility records in the file")
+    return [_checked_record(item, path, where) for where, item in items]
+
+
+def _checked_record(item: Any, path: str, where: str) -> VisibilityRecord:
+    if not isinstance(item, dict):
+        raise InvalidArgumentError(f"{path}: {where} is not a JSON object")
+    try:
+        record = json_format.ParseDict(item, VisibilityRecord(), ignore_unknown_fields=False)
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise InvalidArgumentError(f"{path}: {where} is not a valid VisibilityRecord: {reason}") from exc
+    for field, value in (
+        ("namespaceId", record.namespace_id),
+        ("workflowId", record.workflow_id),
+        ("runId", record.run_id),
+    ):
+        if not value:
+            raise InvalidArgumentError(f"{path}: {where} has no {field}")
+    if not record.HasField("close_time"):
+        raise InvalidArgumentError(f"{path}: {where} has no closeTime")
+    return record
+
+
+def _record_items(text: str, path: str) -> Iterator[tuple[str, Any]]:
+    """Yield (where, parsed JSON) for each record: of a JSON array or object, else of each non-blank line."""
+    stripped = text.strip()
+    if stripped.startswith("[") or (stripped.startswith("{") and "\n" in stripped):
+        try:
+            whole = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            if stripped.startswith("["):
+                raise InvalidArgumentError(
+                    f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+                ) from exc
+        else:
+            if isinstance(whole, list):
+                for index, item in enumerate(whole):
+                    yield f"record {index + 1}", item
+            else:
+                yield "record 1", whole
+            return
+    number = 0
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            yield f"record {number} (line {line_number})", json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgumentError(
+                f"{path}: line {line_number} is not valid JSON: {exc.msg} at column {exc.colno}"
+            ) from exc
