@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from archivers.errors import InvalidArgumentError
+from archivers.interfaces import Backend, BackendConfig
 from archivers.localfs.files import FileModes
 from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.localfs.visibility_archiver import FilestoreVisibilityArchiver
-from archivers.interfaces import Backend, BackendConfig
 
 
 def modes_from_config(config: BackendConfig) -> FileModes:

@@ -19,12 +19,12 @@ import json
 import threading
 
 from archivers.errors import InvalidURIError
+from archivers.interfaces import Backend, BackendConfig
 from archivers.layouts import gcloud, s3store
 from archivers.layouts.base import ObjectLayout
 from archivers.objects.access import URICheck
 from archivers.objects.history_archiver import ObjectHistoryArchiver
 from archivers.objects.visibility_archiver import ObjectVisibilityArchiver
-from archivers.interfaces import Backend, BackendConfig
 from archivers.store.base import StoreKind
 from archivers.store.cache import StoreCache, lazy_builder
 from archivers.store.fsspec_store import FSSPEC_STORES, check_fsspec_uri
