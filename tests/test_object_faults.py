@@ -1,7 +1,7 @@
 """Archiving over S3, GCS and Azure while the network misbehaves: faults injected on the wire.
 
 The real SDKs talk to the real emulators (moto, fake-gcs-server, Azurite) through
-:class:`~archivers.testing.http_proxy.HttpProxy`, which injects seeded faults on a fraction of the
+:class:`~tests.harness.http_proxy.HttpProxy`, which injects seeded faults on a fraction of the
 requests: 5xx answers (S3's ``503 SlowDown``, ``500``/``503`` of GCS and Azure), ``429``, TCP resets
 before forwarding (``reset``), responses lost after the store applied the request
 (``drop_after_forward``) and delays past the client's read timeout (``delay``).
@@ -55,11 +55,11 @@ from archivers.store.azure import azure_store
 from archivers.store.base import ObjectStore
 from archivers.store.gcs import gcs_store
 from archivers.store.s3 import s3_store
-from archivers.testing.emulators import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, MotoS3Server
-from archivers.testing.http_proxy import Fault, HttpProxy, RequestRecord
 from archivers.testing.records import make_records
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI
+from tests.harness.emulators import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME, MotoS3Server
+from tests.harness.http_proxy import Fault, HttpProxy, RequestRecord
 
 _BUCKET_METADATA = re.compile(r"/storage/v1/b/[^/]+")
 
