@@ -53,6 +53,17 @@ def _start(emulator: E, config: pytest.Config) -> E:
     return emulator
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that need the Temporal dev server on one pytest-xdist worker (``--dist loadgroup``).
+
+    The dev server and the real histories it produces are session fixtures, so each worker that runs
+    one such test pays for them; one group means one server and one set of histories per session.
+    """
+    for item in items:
+        if "temporal_dev" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("temporal-dev"))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """Print how long each emulator took to start (one line; only if any was started)."""
     started = config.stash.get(_STARTED_KEY, {})

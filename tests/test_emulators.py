@@ -269,6 +269,8 @@ def test_emulator_dies_with_its_parent() -> None:
     finally:
         parent.kill()
         parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
     deadline = time.monotonic() + 15
     while _pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -83,6 +83,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
     process.wait()
     _STDERR[process.pid][0].join(10)
+    if process.stderr is not None:
+        process.stderr.close()
 
 
 def _slowly(batches: list[History], after_event_id: int = 0, delay: float = BATCH_DELAY) -> Iterator[History]:
