@@ -13,7 +13,7 @@ one, it times:
   ``MemoryStore.get``) exactly the bytes the archiver stores: the history's parts, encoded
   beforehand with the backend's layout. The script checks that they equal the stored objects.
 
-Then, through a counting HTTP proxy (:class:`archivers.testing.http_proxy.HttpProxy`), it counts the
+Then, through a counting HTTP proxy (:class:`tests.harness.http_proxy.HttpProxy`), it counts the
 HTTP requests of one archive, a duplicate archive of the same run, one full get, one visibility archive
 and one ``WorkflowId`` query.
 
@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import _repo_on_path  # noqa: F401  (for tests.harness)
 from temporalio.api.history.v1 import History
 
 from archivers.codec.protojson import encode_message
@@ -46,16 +47,17 @@ from archivers.layouts import gcloud, s3store
 from archivers.layouts.base import HistoryLayout
 from archivers.objects.history_archiver import TARGET_PART_BYTES
 from archivers.registry import get_history_archiver, get_visibility_archiver
-from archivers.testing.emulators import (
+from archivers.testing.sample import sample_records
+from archivers.testing.synthetic import request_for, synthetic_history
+from archivers.uri import URI
+from tests.harness.emulators import (
     AzuriteBlobServer,
     EmulatorError,
     EmulatorNotInstalledError,
     FakeGcsServer,
     MotoS3Server,
 )
-from archivers.testing.http_proxy import HttpProxy, RequestRecord
-from archivers.testing.sample import sample_records
-from archivers.testing.synthetic import request_for, synthetic_history
+from tests.harness.http_proxy import HttpProxy, RequestRecord
 
 ALL_BACKENDS = ("s3", "gs", "azblob", "fsspec+memory", "memory")
 NAMESPACE_ID = "bench-namespace-id"

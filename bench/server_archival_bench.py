@@ -1,7 +1,7 @@
 """Temporal's built-in s3 archiver (s3store) against the shim + sidecar, on a real server, in one run.
 
 One moto S3 server, reached only through a counting HTTP proxy
-(:class:`archivers.testing.http_proxy.HttpProxy`), and one sidecar (``archiver serve``) whose s3store
+(:class:`tests.harness.http_proxy.HttpProxy`), and one sidecar (``archiver serve``) whose s3store
 endpoint is that proxy. The Temporal server built with the shim (``.tools/bin/temporal-archivers-server``)
 runs twice on the same SQLite file and ports:
 
@@ -37,7 +37,6 @@ import contextlib
 import logging
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -48,31 +47,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # `python bench/...`: tests.e2e is importable from the repo root
-    sys.path.insert(0, str(REPO_ROOT))
-
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from temporalio.api.common.v1 import WorkflowExecution  # noqa: E402
-from temporalio.api.workflowservice.v1 import (  # noqa: E402
+import _repo_on_path  # noqa: F401  (for tests.harness and tests.e2e)
+from rich.console import Console
+from rich.table import Table
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import (
     DeleteWorkflowExecutionRequest,
     ListArchivedWorkflowExecutionsRequest,
 )
-from temporalio.client import Client  # noqa: E402
-from temporalio.common import WorkflowIDReusePolicy  # noqa: E402
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
 
-from archivers.testing.emulators import MotoS3Server  # noqa: E402
-from archivers.testing.http_proxy import HttpProxy, RequestRecord  # noqa: E402
-from archivers.testing.temporal_dev import run_sync, run_with_worker  # noqa: E402
-from archivers.testing.temporal_server import (  # noqa: E402
+from tests.e2e.e2e_helpers import ClosedRun, create_namespace, namespace_id, wait_gone
+from tests.e2e.e2e_workflows import BigHistoryWorkflow, make_payload
+from tests.harness.emulators import MotoS3Server
+from tests.harness.http_proxy import HttpProxy, RequestRecord
+from tests.harness.temporal_dev import run_sync, run_with_worker
+from tests.harness.temporal_server import (
     ArchiversTemporalServer,
     ServerPorts,
     SidecarProcess,
     find_server_binary,
 )
-from tests.e2e.e2e_helpers import ClosedRun, create_namespace, namespace_id, wait_gone  # noqa: E402
-from tests.e2e.e2e_workflows import BigHistoryWorkflow, make_payload  # noqa: E402
 
 #: Objects the s3store layout writes per visibility record (by workflow type and by ID, each by
 #: start and by close time) — the built-in archiver and the shim write the same layout.

@@ -13,10 +13,8 @@ with ``monkeypatch``) and clean up afterwards.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,11 +23,7 @@ from typing import TypeVar
 
 import pytest
 
-_ROOT = Path(__file__).resolve().parents[1]
-if importlib.util.find_spec("archivers") is None:  # running from a checkout that is not installed
-    sys.path.insert(0, str(_ROOT))
-
-from archivers.testing.emulators import (  # noqa: E402
+from tests.harness.emulators import (
     AzuriteBlobServer,
     EmulatorError,
     EmulatorNotInstalledError,
@@ -37,7 +31,7 @@ from archivers.testing.emulators import (  # noqa: E402
     MotoS3Server,
     TemporalDevServer,
 )
-from archivers.testing.temporal_dev import ExportedHistory  # noqa: E402
+from tests.harness.temporal_dev import ExportedHistory
 
 E = TypeVar("E", MotoS3Server, FakeGcsServer, AzuriteBlobServer, TemporalDevServer)
 
@@ -57,6 +51,17 @@ def _start(emulator: E, config: pytest.Config) -> E:
         pytest.fail(problem, pytrace=False)
     config.stash.setdefault(_STARTED_KEY, {})[repr(emulator)] = emulator.startup_seconds or 0.0
     return emulator
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that need the Temporal dev server on one pytest-xdist worker (``--dist loadgroup``).
+
+    The dev server and the real histories it produces are session fixtures, so each worker that runs
+    one such test pays for them; one group means one server and one set of histories per session.
+    """
+    for item in items:
+        if "temporal_dev" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("temporal-dev"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

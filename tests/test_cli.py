@@ -105,9 +105,16 @@ def test_put_get_roundtrip_1k_events(capsys: pytest.CaptureFixture[str], tmp_pat
 
 
 def test_put_get_roundtrip_50k_events(capsys: pytest.CaptureFixture[str], tmp_path: Path, archive: str) -> None:
+    """50,000 events round trip, in time linear in their number: a baseline of 2,500 events is measured in
+    the same test (so machine load cancels out); 20 times as many events may take at most 60 times as long
+    (quadratic work would take 400 times as long)."""
+    started = time.monotonic()
+    roundtrip(capsys, tmp_path, (tmp_path / "baseline").as_uri(), 2_500, reparse=False)
+    baseline = time.monotonic() - started
     started = time.monotonic()
     roundtrip(capsys, tmp_path, archive, 50_000, reparse=False)  # equal bytes imply equal events
-    assert time.monotonic() - started < 120
+    elapsed = time.monotonic() - started
+    assert elapsed < 60 * baseline, f"50,000 events took {elapsed:.1f}s, 2,500 took {baseline:.2f}s"
 
 
 def test_put_accepts_bare_event_array(capsys: pytest.CaptureFixture[str], tmp_path: Path, archive: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, co
 from archivers.testing.sample import sample_records
 from sidecar import SERVICE_NAME
 from sidecar.config import load_sidecar_config
+from tests.harness.emulators import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -120,18 +120,11 @@ def test_containerfile_runs_the_documented_command() -> None:
     assert not re.search(r"^HEALTHCHECK", text, re.MULTILINE)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def file_sidecar(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``archiver serve`` on a copy of deploy/sidecar/file.yaml: loopback port free, archive dir in tmp_path."""
     archive = tmp_path / "temporal-archival"
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     text = (DEPLOY / "sidecar" / "file.yaml").read_text(encoding="utf-8")
     assert "listen: 127.0.0.1:7299" in text and "/var/lib/temporal-archival" in text
     text = text.replace("listen: 127.0.0.1:7299", f"listen: {address}")

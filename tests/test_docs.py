@@ -162,6 +162,7 @@ def test_docs_pages_exist() -> None:
         "query-language.md",
         "compatibility.md",
         "benchmarks.md",
+        "testing.md",
     ):
         assert (DOCS / name).is_file(), name
     assert RUN_BLOCKS, "no runnable examples found in docs/"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import AzureContainer, GcsBucket, S3Bucket
 
-from archivers.testing.emulators import (
+from tests.harness.emulators import (
     AzuriteBlobServer,
     EmulatorNotInstalledError,
     EmulatorStartError,
@@ -250,7 +250,7 @@ def test_emulator_dies_with_its_parent() -> None:
     """An emulator started by a process that is killed outright (no cleanup) does not outlive it."""
     script = (
         "import sys, time\n"
-        "from archivers.testing.emulators import FakeGcsServer\n"
+        "from tests.harness.emulators import FakeGcsServer\n"
         "server = FakeGcsServer().start()\n"
         "print(server.pid, flush=True)\n"
         "time.sleep(120)\n"
@@ -269,6 +269,8 @@ def test_emulator_dies_with_its_parent() -> None:
     finally:
         parent.kill()
         parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
     deadline = time.monotonic() + 15
     while _pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)

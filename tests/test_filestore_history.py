@@ -240,11 +240,10 @@ FilestoreHistoryArchiver().archive("file://" + sys.argv[1], request_for(batches)
 
 
 def test_killed_archive_resumes_without_duplicates_or_temp_files(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_ARCHIVE, str(tmp_path)], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"half"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    with subprocess.Popen([sys.executable, "-c", _SLOW_ARCHIVE, str(tmp_path)], stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"half"
+        proc.send_signal(signal.SIGKILL)
     batches = synthetic_history(20000, version=1)
     request = request_for(batches)
     archiver = FilestoreHistoryArchiver()

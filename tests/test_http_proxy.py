@@ -1,4 +1,4 @@
-"""Tests of :mod:`archivers.testing.http_proxy` against a tiny stdlib upstream, plus one boto3 + moto smoke test."""
+"""Tests of :mod:`tests.harness.http_proxy` against a tiny stdlib upstream, plus one boto3 + moto smoke test."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from archivers.testing.http_proxy import S3_SLOW_DOWN_BODY, Fault, HttpProxy, RequestRecord
+from tests.harness.http_proxy import S3_SLOW_DOWN_BODY, Fault, HttpProxy, RequestRecord
 
 BIG_SIZE = 10 * 1024 * 1024
 BIG_BLOCK = bytes(range(256)) * 256  # 64 KiB
@@ -597,7 +597,7 @@ def test_boto3_through_the_proxy_with_slowdown_faults(request: pytest.FixtureReq
     import boto3
     from botocore.config import Config
 
-    from archivers.testing.emulators import MotoS3Server
+    from tests.harness.emulators import MotoS3Server
 
     moto: MotoS3Server = request.getfixturevalue("moto_s3")
     with HttpProxy(moto.endpoint_url, seed=7) as p:

@@ -1,7 +1,7 @@
 """Requests per archived run on S3, GCS and Azure, counted on the wire by a reverse proxy.
 
 Every test drives the real SDK against a real emulator (moto, fake-gcs-server, Azurite) through
-:class:`~archivers.testing.http_proxy.HttpProxy`, which logs each HTTP request the SDK sends. The
+:class:`~tests.harness.http_proxy.HttpProxy`, which logs each HTTP request the SDK sends. The
 design promises (``/work/shared/design.md``, principle 2; ``interop.md`` §5):
 
 * archiving a small (one-part) history costs exactly ONE request — the conditional create — with
@@ -39,10 +39,10 @@ from archivers.layouts import gcloud, s3store
 from archivers.progress import ArchiveProgress
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.store.azure import encode_key
-from archivers.testing.emulators import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
-from archivers.testing.http_proxy import HttpProxy, RequestRecord
 from archivers.testing.records import make_records
 from archivers.testing.synthetic import request_for, synthetic_history
+from tests.harness.emulators import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
+from tests.harness.http_proxy import HttpProxy, RequestRecord
 
 PREFIX = "arch"
 """Key prefix (URI path) used by every test, so keys exercise the prefix handling too."""

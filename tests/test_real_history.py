@@ -12,8 +12,8 @@ from google.protobuf import json_format
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
 
-from archivers.testing.emulators import TemporalDevServer
-from archivers.testing.temporal_dev import ExportedHistory, history_from_cli_json, run_sync, run_with_worker
+from tests.harness.emulators import TemporalDevServer
+from tests.harness.temporal_dev import ExportedHistory, history_from_cli_json, run_sync, run_with_worker
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from archivers.uri import URI
 from archivers.wire.status import ERROR_DOMAIN, ERROR_TABLE, ErrorMapping
 from sidecar import SERVICE_NAME
 from sidecar.server import SidecarServer
+from tests.harness.emulators import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,19 +187,12 @@ def test_large_history_streams_through(channel: grpc.Channel) -> None:
     assert first.history_batches == batches[: len(first.history_batches)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_archiver_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "sidecar.yaml"
     config.write_text(
         "sidecar:\n  shutdownGraceSeconds: 2\narchival:\n  history:\n    provider:\n      filestore: {}\n"
     )
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "archivers.cli", "serve", "--config", str(config), "--listen", address],

@@ -27,6 +27,7 @@ from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, co
 from archivers.testing.records import NS, make_records
 from archivers.testing.synthetic import request_for, synthetic_history
 from sidecar.server import SidecarServer
+from tests.harness.emulators import free_port
 
 STREAMS = 64
 QUERY_THREADS = 8
@@ -187,15 +188,6 @@ def _proc_kb(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_50mb_history_streams_with_bounded_rss(tmp_path: Path) -> None:
     import os
     import subprocess
@@ -203,7 +195,7 @@ def test_50mb_history_streams_with_bounded_rss(tmp_path: Path) -> None:
 
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         [sys.executable, "-m", "archivers.cli", "serve", "--listen", address],
         env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
 from archivers.testing.records import NS, make_records
 from archivers.testing.synthetic import request_for, synthetic_history
+from tests.harness.emulators import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GRACE = 3.0
@@ -40,13 +40,6 @@ SLACK = 5.0
 ARCHIVES = 32
 BATCH_DELAY = 0.02  # seconds the client waits before each batch: archive i takes about (i + 1) * 0.5 s
 SIGTERM_AFTER = 1.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 _STDERR: dict[int, tuple[threading.Thread, bytearray]] = {}
@@ -90,6 +83,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
     process.wait()
     _STDERR[process.pid][0].join(10)
+    if process.stderr is not None:
+        process.stderr.close()
 
 
 def _slowly(batches: list[History], after_event_id: int = 0, delay: float = BATCH_DELAY) -> Iterator[History]:
@@ -132,7 +127,7 @@ def test_sigterm_with_archives_in_flight_then_resume(tmp_path: Path) -> None:
     for (request, _), record in zip(runs, records, strict=True):
         record.workflow_id, record.run_id = request.workflow_id, request.run_id
 
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     process = _start_sidecar(config, address)
     channel = connect(address)
     try:

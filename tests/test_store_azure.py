@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from archivers.errors import InvalidArgumentError, StoreConfigurationError, TransientError
 from archivers.store.azure import AzureBlobStore, azure_store, decode_key, encode_key, translate_error
 from archivers.store.base import ObjectNotFoundError, ObjectStore
-from archivers.testing.emulators import AZURITE_ACCOUNT_KEY, AzuriteBlobServer, free_port
-from archivers.testing.store_contract import ObjectStoreContract
+from archivers.testing.store_conformance import ObjectStoreConformance
 from archivers.uri import URI
+from tests.harness.emulators import AZURITE_ACCOUNT_KEY, AzuriteBlobServer, free_port
 
 # Azurite's well-known key with its first character changed: the signature no longer matches.
 WRONG_KEY = ("A" if AZURITE_ACCOUNT_KEY[0] != "A" else "B") + AZURITE_ACCOUNT_KEY[1:]
@@ -42,7 +42,7 @@ def missing_bucket_store(azurite_env: AzuriteBlobServer, request: pytest.Fixture
     created.close()
 
 
-class TestAzureContract(ObjectStoreContract):
+class TestAzureContract(ObjectStoreConformance):
     """The shared contract of the storage seam."""
 
 

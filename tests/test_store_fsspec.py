@@ -20,27 +20,27 @@ from archivers.errors import (
 )
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.store.fsspec_store import FsspecStore, fsspec_store, root_and_options, translate_error
-from archivers.testing import store_contract
-from archivers.testing.store_contract import ObjectStoreContract
+from archivers.testing import store_conformance
+from archivers.testing.store_conformance import ObjectStoreConformance
 from archivers.uri import URI
 
 #: ``dots/../stay`` is refused on purpose (path traversal), see ``test_traversal_is_refused``.
-KEYS_WITH_ODD_CHARACTERS = [k for k in store_contract.KEYS_WITH_ODD_CHARACTERS if "/../" not in k]
+KEYS_WITH_ODD_CHARACTERS = [k for k in store_conformance.KEYS_WITH_ODD_CHARACTERS if "/../" not in k]
 
 
 def _store(uri: str, **settings: object) -> FsspecStore:
     return fsspec_store(URI.parse(uri), settings)
 
 
-class _FsspecContract(ObjectStoreContract):
+class _FsspecContract(ObjectStoreConformance):
     def test_keys_with_odd_characters(self, store: ObjectStore) -> None:
         # The shared test reads the module-level list; run it with the traversal key left out.
-        original = store_contract.KEYS_WITH_ODD_CHARACTERS
-        store_contract.KEYS_WITH_ODD_CHARACTERS = KEYS_WITH_ODD_CHARACTERS
+        original = store_conformance.KEYS_WITH_ODD_CHARACTERS
+        store_conformance.KEYS_WITH_ODD_CHARACTERS = KEYS_WITH_ODD_CHARACTERS
         try:
             super().test_keys_with_odd_characters(store)
         finally:
-            store_contract.KEYS_WITH_ODD_CHARACTERS = original
+            store_conformance.KEYS_WITH_ODD_CHARACTERS = original
 
 
 @pytest.fixture

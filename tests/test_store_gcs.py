@@ -14,9 +14,9 @@ from google.api_core import exceptions as gexc
 from archivers.errors import InvalidArgumentError, StoreConfigurationError, TransientError
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.store.gcs import GcsStore, gcs_store, translate_error
-from archivers.testing.emulators import FakeGcsServer, free_port
-from archivers.testing.store_contract import ObjectStoreContract
+from archivers.testing.store_conformance import ObjectStoreConformance
 from archivers.uri import URI
+from tests.harness.emulators import FakeGcsServer, free_port
 
 
 def _store(uri: str, **settings: object) -> GcsStore:
@@ -39,7 +39,7 @@ def missing_bucket_store(fake_gcs_env: FakeGcsServer, request: pytest.FixtureReq
     created.close()
 
 
-class TestGcsContract(ObjectStoreContract):
+class TestGcsContract(ObjectStoreConformance):
     """The shared contract of the storage seam."""
 
 

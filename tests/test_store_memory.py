@@ -9,10 +9,10 @@ import pytest
 
 from archivers.store.base import ObjectStore
 from archivers.store.memory import MemoryStore, create_bucket, delete_bucket
-from archivers.testing.store_contract import ObjectStoreContract
+from archivers.testing.store_conformance import ObjectStoreConformance
 
 
-class TestMemoryStore(ObjectStoreContract):
+class TestMemoryStore(ObjectStoreConformance):
     @pytest.fixture
     def store(self) -> Iterator[ObjectStore]:
         name = f"bucket-{uuid.uuid4().hex}"

@@ -16,9 +16,9 @@ from conftest import S3Bucket
 from archivers.errors import ArchiverError, InvalidArgumentError, StoreConfigurationError, TransientError
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.store.s3 import S3Store, s3_store, translate_error
-from archivers.testing.emulators import MotoS3Server, free_port
-from archivers.testing.store_contract import ObjectStoreContract
+from archivers.testing.store_conformance import ObjectStoreConformance
 from archivers.uri import URI
+from tests.harness.emulators import MotoS3Server, free_port
 
 
 def _store(bucket: str, **settings: Any) -> S3Store:
@@ -32,7 +32,7 @@ def _sent_urls(store: S3Store) -> list[str]:
     return urls
 
 
-class TestS3StoreContract(ObjectStoreContract):
+class TestS3StoreContract(ObjectStoreConformance):
     """The shared store contract, credentials, region and endpoint coming from the environment."""
 
     @pytest.fixture

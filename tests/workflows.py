@@ -11,7 +11,7 @@ Workflows:
 
 Each ``produce_*`` function runs its workflow with an in-process worker and exports the history with
 ``temporal workflow show --output json``; it returns an
-:class:`archivers.testing.temporal_dev.ExportedHistory`.
+:class:`tests.harness.temporal_dev.ExportedHistory`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from archivers.testing.emulators import TemporalDevServer
-from archivers.testing.temporal_dev import ExportedHistory, export_history, run_sync, run_with_worker
+from tests.harness.emulators import TemporalDevServer
+from tests.harness.temporal_dev import ExportedHistory, export_history, run_sync, run_with_worker
 
 # ---------------------------------------------------------------------------------------------------
 # activities

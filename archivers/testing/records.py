@@ -32,6 +32,37 @@ def timestamp(moment: datetime) -> Timestamp:
     return stamp
 
 
+def closed_record(
+    *,
+    namespace_id: str,
+    namespace: str,
+    workflow_id: str,
+    run_id: str,
+    workflow_type: str,
+    start: datetime,
+    close: datetime,
+    status: WorkflowExecutionStatus.ValueType,
+    history_length: int,
+    search_attributes: dict[str, str],
+) -> VisibilityRecord:
+    """The record of a run that started (and began executing) at ``start`` and closed at ``close``;
+    its execution duration is the whole seconds in between."""
+    return VisibilityRecord(
+        namespace_id=namespace_id,
+        namespace=namespace,
+        workflow_id=workflow_id,
+        run_id=run_id,
+        workflow_type_name=workflow_type,
+        start_time=timestamp(start),
+        execution_time=timestamp(start),
+        close_time=timestamp(close),
+        status=status,
+        history_length=history_length,
+        execution_duration=Duration(seconds=int((close - start).total_seconds())),
+        search_attributes=search_attributes,
+    )
+
+
 def make_records(count: int = 240, seed: int = 7) -> list[VisibilityRecord]:
     """``count`` reproducible records of namespace :data:`NS` typed by :data:`TYPES`."""
     rng = random.Random(seed)
@@ -56,18 +87,16 @@ def make_records(count: int = 240, seed: int = 7) -> list[VisibilityRecord]:
         if i % 4 == 1:
             attrs["Tags"] = json.dumps(rng.sample(["red", "green", "blue", "gold"], rng.randrange(1, 3)))
         records.append(
-            VisibilityRecord(
+            closed_record(
                 namespace_id=NS,
                 namespace="test-namespace",
                 workflow_id=f"wf-{i % 50}",
                 run_id=f"run-{i:05d}",
-                workflow_type_name=rng.choice(["OrderFlow", "ShipFlow", "BillFlow"]),
-                start_time=timestamp(start),
-                execution_time=timestamp(start),
-                close_time=timestamp(close),
+                workflow_type=rng.choice(["OrderFlow", "ShipFlow", "BillFlow"]),
+                start=start,
+                close=close,
                 status=WorkflowExecutionStatus.ValueType(rng.choice(statuses)),
                 history_length=rng.randrange(5, 5000),
-                execution_duration=Duration(seconds=int((close - start).total_seconds())),
                 search_attributes=attrs,
             )
         )

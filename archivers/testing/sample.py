@@ -11,12 +11,11 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import click
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.protojson import encode_message, message_to_dict
+from archivers.testing.records import closed_record
 from archivers.testing.synthetic import synthetic_history
 
 _STATUSES = [
@@ -32,22 +31,17 @@ def sample_records(namespace_id: str, count: int = 8) -> list[VisibilityRecord]:
     base = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
     records = []
     for i in range(count):
-        start, close = Timestamp(), Timestamp()
-        start.FromDatetime(base + timedelta(hours=i))
-        close.FromDatetime(base + timedelta(hours=i, minutes=5 + i))
         records.append(
-            VisibilityRecord(
+            closed_record(
                 namespace_id=namespace_id,
                 namespace="quickstart",
                 workflow_id=f"order-{i}",
                 run_id=f"run-{i:04d}",
-                workflow_type_name="OrderFlow" if i % 2 == 0 else "ShipFlow",
-                start_time=start,
-                execution_time=start,
-                close_time=close,
+                workflow_type="OrderFlow" if i % 2 == 0 else "ShipFlow",
+                start=base + timedelta(hours=i),
+                close=base + timedelta(hours=i, minutes=5 + i),
                 status=_STATUSES[i % len(_STATUSES)],
                 history_length=10 + i,
-                execution_duration=Duration(seconds=(5 + i) * 60),
                 search_attributes={"CustomerId": f"customer-{i % 3}"},
             )
         )

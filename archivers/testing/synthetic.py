@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.common.v1 import Payload, Payloads, WorkflowType
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import (
-    ActivityTaskCompletedEventAttributes,
-    ActivityTaskScheduledEventAttributes,
     History,
     HistoryEvent,
-    WorkflowExecutionCompletedEventAttributes,
-    WorkflowExecutionStartedEventAttributes,
 )
 
 from archivers.interfaces import ArchiveHistoryRequest
@@ -38,34 +34,32 @@ def synthetic_history(
     if event_count < 2:
         raise ValueError("a history has at least a start and a close event")
     base = start or datetime(2024, 5, 1, tzinfo=timezone.utc)
-    filler = "x" * payload_bytes
+    base_stamp = Timestamp()
+    base_stamp.FromDatetime(base)
+    base_nanos = base_stamp.seconds * 1_000_000_000 + base_stamp.nanos
+    payloads = _payloads("x" * payload_bytes)
     events: list[HistoryEvent] = []
     for event_id in range(1, event_count + 1):
-        when = Timestamp()
-        when.FromDatetime(base + timedelta(milliseconds=event_id))
-        event = HistoryEvent(event_id=event_id, event_time=when, version=version, task_id=1_000_000 + event_id)
+        seconds, nanos = divmod(base_nanos + event_id * 1_000_000, 1_000_000_000)  # event i at base + i ms
+        event = HistoryEvent(
+            event_id=event_id, event_time=Timestamp(seconds=seconds, nanos=nanos), version=version,
+            task_id=1_000_000 + event_id,
+        )  # fmt: skip
         if event_id == 1:
             event.event_type = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-            event.workflow_execution_started_event_attributes.CopyFrom(
-                WorkflowExecutionStartedEventAttributes(
-                    workflow_type=WorkflowType(name="SyntheticWorkflow"), input=_payloads(filler)
-                )
-            )
+            event.workflow_execution_started_event_attributes.workflow_type.name = "SyntheticWorkflow"
+            event.workflow_execution_started_event_attributes.input.CopyFrom(payloads)
         elif event_id == event_count:
             event.event_type = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
-            event.workflow_execution_completed_event_attributes.CopyFrom(
-                WorkflowExecutionCompletedEventAttributes(result=_payloads(filler))
-            )
+            event.workflow_execution_completed_event_attributes.result.CopyFrom(payloads)
         elif event_id % 2 == 0:
             event.event_type = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            event.activity_task_scheduled_event_attributes.CopyFrom(
-                ActivityTaskScheduledEventAttributes(activity_id=str(event_id), input=_payloads(filler))
-            )
+            event.activity_task_scheduled_event_attributes.activity_id = str(event_id)
+            event.activity_task_scheduled_event_attributes.input.CopyFrom(payloads)
         else:
             event.event_type = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-            event.activity_task_completed_event_attributes.CopyFrom(
-                ActivityTaskCompletedEventAttributes(scheduled_event_id=event_id - 1, result=_payloads(filler))
-            )
+            event.activity_task_completed_event_attributes.scheduled_event_id = event_id - 1
+            event.activity_task_completed_event_attributes.result.CopyFrom(payloads)
         events.append(event)
     return [History(events=events[i : i + batch_size]) for i in range(0, len(events), batch_size)]
 

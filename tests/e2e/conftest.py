@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from archivers.testing.emulators import (
+from tests.harness.emulators import (
     AzuriteBlobServer,
     EmulatorError,
     FakeGcsServer,
     MotoS3Server,
 )
-from archivers.testing.temporal_server import (
+from tests.harness.temporal_server import (
     ArchiversTemporalServer,
     SidecarProcess,
     build_server,

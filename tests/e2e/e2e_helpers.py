@@ -22,8 +22,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from archivers.testing.emulators import EmulatorError
-from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
+from tests.harness.emulators import EmulatorError
+from tests.harness.temporal_server import ArchiversTemporalServer, SidecarProcess
 
 T = TypeVar("T")
 

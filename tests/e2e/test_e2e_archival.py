@@ -25,9 +25,9 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from archivers.layouts.gcloud import history_list_prefix
-from archivers.testing.emulators import AzuriteBlobServer, FakeGcsServer, MotoS3Server
-from archivers.testing.temporal_dev import run_sync, run_with_worker
-from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
+from tests.harness.emulators import AzuriteBlobServer, FakeGcsServer, MotoS3Server
+from tests.harness.temporal_dev import run_sync, run_with_worker
+from tests.harness.temporal_server import ArchiversTemporalServer, SidecarProcess
 
 from .e2e_helpers import (
     ClosedRun,

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from archivers.testing.emulators import AzuriteBlobServer
-from archivers.testing.temporal_dev import run_sync, run_with_worker
-from archivers.testing.temporal_server import ArchiversTemporalServer, SidecarProcess
+from tests.harness.emulators import AzuriteBlobServer
+from tests.harness.temporal_dev import run_sync, run_with_worker
+from tests.harness.temporal_server import ArchiversTemporalServer, SidecarProcess
 
 from .e2e_helpers import (
     ClosedRun,

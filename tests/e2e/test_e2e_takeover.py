@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowFailureError
 
-from archivers.testing.emulators import MotoS3Server
-from archivers.testing.temporal_dev import run_sync, run_with_worker
-from archivers.testing.temporal_server import ArchiversTemporalServer, ServerPorts, SidecarProcess
+from tests.harness.emulators import MotoS3Server
+from tests.harness.temporal_dev import run_sync, run_with_worker
+from tests.harness.temporal_server import ArchiversTemporalServer, ServerPorts, SidecarProcess
 
 from .e2e_helpers import (
     ClosedRun,

@@ -36,7 +36,7 @@ from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from archivers.testing.emulators import EmulatorError, TemporalDevServer, find_temporal_cli
+from .emulators import EmulatorError, TemporalDevServer, find_temporal_cli
 
 __all__ = [
     "ExportedHistory",

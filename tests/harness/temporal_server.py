@@ -11,7 +11,7 @@
 * :class:`SidecarProcess` runs ``archiver serve`` as a separate process (so that a test can kill and
   restart it on the same port) and reads its Prometheus metrics.
 
-Both follow the emulator contract of :mod:`archivers.testing.emulators` (``start()``/``stop()``,
+Both follow the emulator contract of :mod:`tests.harness.emulators` (``start()``/``stop()``,
 context manager, the process dies with the test process, log tail in start errors). Their logs are
 kept in ``log_dir`` across restarts (each start appends), so a failing test can print them.
 """
@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from typing_extensions import Self
 
-from archivers.testing.emulators import (
+from .emulators import (
     EmulatorError,
     EmulatorNotInstalledError,
     _ProcessEmulator,
@@ -219,7 +219,7 @@ class _LoggedProcess(_ProcessEmulator):
         return ["env", *(f"{key}={value}" for key, value in self.extra_env.items())]
 
     def start(self) -> Self:
-        """Start (see :class:`~archivers.testing.emulators._ProcessEmulator`); counts starts."""
+        """Start (see :class:`~tests.harness.emulators._ProcessEmulator`); counts starts."""
         self.starts += 1
         return super().start()
 

@@ -1,8 +1,9 @@
-"""Contract tests of the storage seam, shared by every :class:`ObjectStore` implementation.
+"""The storage seam's conformance suite: the contract every :class:`ObjectStore` must meet, as pytest tests.
 
-Use it by subclassing in a test module and providing two fixtures::
+Part of the conformance suite shipped for third-party backends (see :mod:`archivers.testing`). Run it by
+subclassing in a test module and providing two fixtures::
 
-    class TestMyStore(ObjectStoreContract):
+    class TestMyStore(ObjectStoreConformance):
         @pytest.fixture
         def store(self, ...) -> ObjectStore: ...          # an empty, existing bucket
         @pytest.fixture
@@ -21,8 +22,8 @@ from archivers.store.base import ObjectNotFoundError, ObjectStore
 KEYS_WITH_ODD_CHARACTERS = ["a b/c+d", "ünï/cödé", "p%20q/r", "x/y=z&w", "dots/../stay"]
 
 
-class ObjectStoreContract:
-    """The behaviour every store must show against its real service or emulator."""
+class ObjectStoreConformance:
+    """The behaviour every store must show against its real service or emulator; see the module docstring."""
 
     def test_put_if_absent_creates_once(self, store: ObjectStore) -> None:
         assert store.put_if_absent("p/one", b"first") is True

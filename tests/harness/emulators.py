@@ -86,12 +86,46 @@ class EmulatorStartError(EmulatorError):
         super().__init__(text)
 
 
+#: Where :func:`free_port` records the ports it handed out, shared by every process of the machine
+#: (pytest-xdist workers, parallel test sessions).
+PORT_RESERVATIONS = Path(tempfile.gettempdir()) / "temporal-archivers-test-ports"
+#: How long a port handed out by :func:`free_port` is not handed out again, by any process.
+PORT_RESERVATION_SECONDS = 600.0
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that was free on ``host`` a moment ago (the OS picks it; tiny race window)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """Return a TCP port that is free on ``host`` now and that no caller of this function, in any process
+    of this machine, was given in the last :data:`PORT_RESERVATION_SECONDS`.
+
+    The OS picks the port; a reservation file under :data:`PORT_RESERVATIONS` (created atomically) keeps
+    two processes (pytest-xdist workers, say) that ask at the same moment from getting the same one
+    before either has bound it.
+    """
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if _reserve_port(port):
+            return port
+    raise EmulatorError(f"no free port found on {host} after 200 attempts")
+
+
+def _reserve_port(port: int) -> bool:
+    """Atomically claim ``port`` for this process; ``False`` if another claim is still fresh."""
+    PORT_RESERVATIONS.mkdir(parents=True, exist_ok=True)
+    path = PORT_RESERVATIONS / str(port)
+    for _ in range(2):
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return True
+        except FileExistsError:
+            try:
+                if time.time() - path.stat().st_mtime < PORT_RESERVATION_SECONDS:
+                    return False
+                path.unlink()  # a stale claim: drop it and try once more to create ours
+            except FileNotFoundError:
+                pass  # released meanwhile: try once more
+    return False
 
 
 def _port_free(host: str, port: int) -> bool:
