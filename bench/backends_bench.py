@@ -49,7 +49,6 @@ from archivers.objects.history_archiver import TARGET_PART_BYTES
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.testing.sample import sample_records
 from archivers.testing.synthetic import request_for, synthetic_history
-from archivers.uri import URI
 from tests.harness.emulators import (
     AzuriteBlobServer,
     EmulatorError,
