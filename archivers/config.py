@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import yaml
+
 from archivers.errors import InvalidArgumentError
 from archivers.textfile import read_text
 
@@ -75,12 +77,6 @@ def load_config(path: str) -> ArchivalConfig:
     ``path`` and the problem) if the file cannot be read, is not YAML, has no ``archival``
     section or more than one, or a provider block or known key has the wrong type.
     """
-    try:
-        import yaml
-    except ImportError as exc:  # PyYAML comes with the sidecar extra
-        raise ConfigError(
-            f"{path}: reading a config file needs PyYAML: pip install 'temporal-archivers[sidecar]'"
-        ) from exc
     text = read_text(path, "config file", ConfigError)
     try:
         document = yaml.safe_load(text)

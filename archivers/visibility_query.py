@@ -26,8 +26,11 @@ TOKEN_KIND = "visibility-query"
 
 @dataclass(frozen=True)
 class Candidate:
-    """A listed record that may match: ``close_min..close_max`` bound its close time (Unix nanos,
-    inclusive; ``None`` if the listing does not tell) and ``load`` reads it (``None`` if it vanished)."""
+    """A listed record that may match.
+
+    ``close_min..close_max`` bound its close time (Unix nanos, inclusive; ``None`` if the listing
+    does not tell) and ``load`` reads it (``None`` if it vanished).
+    """
 
     close_min: int | None
     close_max: int | None

@@ -1,5 +1,7 @@
-"""The sidecar's YAML config: the ``archival`` section (read by :func:`archivers.config.load_config`)
-plus an optional top-level ``sidecar`` section for the server itself.
+"""The sidecar's YAML config: the ``archival`` section plus an optional ``sidecar`` section.
+
+The ``archival`` section is read by :func:`archivers.config.load_config`; the top-level ``sidecar``
+section configures the server itself.
 
 .. code-block:: yaml
 

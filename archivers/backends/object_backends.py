@@ -36,7 +36,6 @@ def object_backend(scheme: str, stores: StoreKind, layout: ObjectLayout, uri_che
 
     Its history and visibility archivers share one :class:`StoreCache` per settings mapping.
     """
-
     caches: dict[str, StoreCache] = {}
     lock = threading.Lock()
 

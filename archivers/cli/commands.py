@@ -1,5 +1,6 @@
-"""The ``archiver`` command: click group and subcommands (``get``, ``put``, ``put-visibility``,
-``query``, ``validate-uri``).
+"""The ``archiver`` command: the click group and its subcommands.
+
+The subcommands here are ``get``, ``put``, ``put-visibility``, ``query`` and ``validate-uri``.
 
 Every subcommand builds its archiver through :mod:`archivers.registry` with the scheme's settings
 from ``--config FILE`` (see :mod:`archivers.config`) or, without it, the SDKs' own environment.
@@ -117,8 +118,11 @@ def _closer(state: CliState) -> Callable[[], None]:
 
 @dataclass(frozen=True)
 class _Kind(Generic[A]):
-    """How the CLI gets one kind of archiver: its class in :mod:`archivers.remote`, the registry
-    lookup, and the section of the config file that holds its settings."""
+    """How the CLI gets one kind of archiver.
+
+    That is its class in :mod:`archivers.remote`, the registry lookup, and the section of the
+    config file that holds its settings.
+    """
 
     remote_class: str
     lookup: Callable[[URI, Mapping[str, Any]], A]

@@ -1,0 +1,1 @@
+"""Encodings shared with Temporal's archivers: Go-compatible protojson, FarmHash names, search attributes."""

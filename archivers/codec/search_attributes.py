@@ -52,8 +52,11 @@ _GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True"
 
 
 def type_from_name(name: str) -> int:
-    """An ``IndexedValueType`` from its short (``Keyword``) or full (``INDEXED_VALUE_TYPE_KEYWORD``) name;
-    ``INDEXED_VALUE_TYPE_UNSPECIFIED`` when unknown (like Go's ``GetMetadataType``)."""
+    """An ``IndexedValueType`` from its short or full name; ``UNSPECIFIED`` when unknown.
+
+    Short is ``Keyword``, full is ``INDEXED_VALUE_TYPE_KEYWORD``; an unknown name gives
+    ``INDEXED_VALUE_TYPE_UNSPECIFIED`` (like Go's ``GetMetadataType``).
+    """
     for number, short in TYPE_SHORT_NAMES.items():
         if name == short:
             return number

@@ -1,5 +1,6 @@
-"""Temporal's s3store layout, byte for byte (also used on Azure Blob, fsspec and memory):
-its keys, its history blobs and its visibility index.
+"""Temporal's s3store layout, byte for byte: its keys, its history blobs and its visibility index.
+
+Also used on Azure Blob, fsspec and memory.
 
 ``prefix`` is the URI path; Go joins the parts with ``/`` and trims leading slashes only, so a
 trailing slash in the URI path yields an empty segment, exactly as upstream.

@@ -88,8 +88,10 @@ def _to_query_domain(value: Any, kind: ValueKind) -> Any:
 
 
 def field_value(record: VisibilityRecord, field: Field) -> Any:
-    """The record's value for ``field`` in the query's domain (times and durations as int nanoseconds,
-    statuses as ints, lists as lists), or ``None`` when missing or unparsable."""
+    """The record's value for ``field`` in the query's domain, or ``None`` when missing or unparsable.
+
+    Times and durations are int nanoseconds, statuses ints, lists lists.
+    """
     if not field.search_attribute:
         return _BUILTIN_GETTERS[field.name](record)
     text = record.search_attributes.get(field.name)

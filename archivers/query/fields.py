@@ -113,8 +113,11 @@ def status_name(status: int) -> str:
 
 
 def parse_status(text: str) -> int | None:
-    """Parse a status name case-insensitively, with or without underscores or the
-    ``WORKFLOW_EXECUTION_STATUS_`` prefix, or a decimal number; ``None`` if it names no status."""
+    """Parse a status name or number; ``None`` if it names no status.
+
+    Names match case-insensitively, with or without underscores or the
+    ``WORKFLOW_EXECUTION_STATUS_`` prefix; a decimal number is the status with that value.
+    """
     key = text.strip().lower().replace("_", "")
     if key.isdigit():
         number = int(key)

@@ -1,6 +1,6 @@
-"""Canonical text of a query tree: ``parse_query(to_query_string(q)) == q`` for every valid tree.
+r"""Canonical text of a query tree: ``parse_query(to_query_string(q)) == q`` for every valid tree.
 
-Canonical choices: keywords upper-case; strings single-quoted with ``\\`` and ``'`` backslash-escaped;
+Canonical choices: keywords upper-case; strings single-quoted with ``\`` and ``'`` backslash-escaped;
 times as quoted RFC3339Nano UTC; durations as integer nanoseconds; statuses by short name
 (``'Failed'``); the ``WorkflowTypeName`` alias as ``WorkflowType``; field names that are not plain
 identifiers (or that collide with keywords) in backticks.

@@ -26,8 +26,11 @@ from archivers.timefmt import INT64_MAX, INT64_MIN, ParsedTime, parse_rfc3339, p
 
 @dataclass(frozen=True)
 class Literal:
-    """A literal as written: ``kind`` is ``STRING``, ``NUMBER``, ``BOOL`` or ``IDENT``; ``text`` is
-    the decoded string, the number with its sign, ``TRUE``/``FALSE``, or the bare word."""
+    """A literal as written.
+
+    ``kind`` is ``STRING``, ``NUMBER``, ``BOOL`` or ``IDENT``; ``text`` is the decoded string, the
+    number with its sign, ``TRUE``/``FALSE``, or the bare word.
+    """
 
     kind: str
     text: str

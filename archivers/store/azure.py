@@ -1,4 +1,4 @@
-"""The storage seam over Azure Blob Storage (``azure-storage-blob``).
+r"""The storage seam over Azure Blob Storage (``azure-storage-blob``).
 
 URIs are ``azblob://<container>/<prefix>``. Settings, all optional, explicit settings first:
 
@@ -19,8 +19,8 @@ URIs are ``azblob://<container>/<prefix>``. Settings, all optional, explicit set
     seconds to connect and to wait for data on every request (defaults 20 and 60).
 
 Keys are stored under escaped blob names, because Azure (and Azurite) resolve dot segments in
-blob URLs, reject path segments ending in ``.`` and turn ``\\`` into ``/``: ``%`` is doubled,
-``\\`` becomes ``%5C`` and a ``%`` marker follows every path segment that ends in ``.``
+blob URLs, reject path segments ending in ``.`` and turn ``\`` into ``/``: ``%`` is doubled,
+``\`` becomes ``%5C`` and a ``%`` marker follows every path segment that ends in ``.``
 (``a/../b`` is stored as ``a/..%/b``). Keys without these characters are stored verbatim, and
 listing order is the keys' byte order except next to the escaped characters.
 """

@@ -45,8 +45,10 @@ def closed_record(
     history_length: int,
     search_attributes: dict[str, str],
 ) -> VisibilityRecord:
-    """The record of a run that started (and began executing) at ``start`` and closed at ``close``;
-    its execution duration is the whole seconds in between."""
+    """The record of a run that started (and began executing) at ``start`` and closed at ``close``.
+
+    Its execution duration is the whole seconds in between.
+    """
     return VisibilityRecord(
         namespace_id=namespace_id,
         namespace=namespace,
