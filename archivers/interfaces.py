@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
@@ -27,6 +27,22 @@ DEFAULT_QUERY_PAGE_SIZE = 10000
 
 SearchAttributeTypes = Mapping[str, int]
 """Search attribute name -> ``temporalio.api.enums.v1.IndexedValueType`` value."""
+
+
+class _PagedRequest:
+    """What the paged requests share: ``page_size`` must not be negative, and 0 means ``default_page_size``."""
+
+    page_size: int
+    default_page_size: ClassVar[int]
+
+    def _validate_page_size(self) -> None:
+        if self.page_size < 0:
+            raise InvalidArgumentError(f"page size must not be negative, got {self.page_size}")
+
+    @property
+    def effective_page_size(self) -> int:
+        """The page size, with the default applied (events for history, executions for visibility)."""
+        return self.page_size or self.default_page_size
 
 
 @dataclass(frozen=True)
@@ -54,7 +70,7 @@ class ArchiveHistoryRequest:
 
 
 @dataclass(frozen=True)
-class GetHistoryRequest:
+class GetHistoryRequest(_PagedRequest):
     """Asks for one page of an archived history (Go ``archiver.GetHistoryRequest``).
 
     ``close_failover_version`` ``None`` means the highest archived version. ``page_size`` counts
@@ -68,17 +84,12 @@ class GetHistoryRequest:
     close_failover_version: int | None = None
     next_page_token: bytes = b""
     page_size: int = 0
+    default_page_size: ClassVar[int] = DEFAULT_HISTORY_PAGE_SIZE
 
     def validate(self) -> None:
         """Raise :class:`InvalidArgumentError` if a required field is empty or out of range."""
         _require_ids(namespace_id=self.namespace_id, workflow_id=self.workflow_id, run_id=self.run_id)
-        if self.page_size < 0:
-            raise InvalidArgumentError(f"page size must not be negative, got {self.page_size}")
-
-    @property
-    def effective_page_size(self) -> int:
-        """The page size in events, with the default applied."""
-        return self.page_size or DEFAULT_HISTORY_PAGE_SIZE
+        self._validate_page_size()
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ class GetHistoryResponse:
 
 
 @dataclass(frozen=True)
-class QueryVisibilityRequest:
+class QueryVisibilityRequest(_PagedRequest):
     """Asks for one page of archived executions matching ``query`` (Go ``archiver.QueryVisibilityRequest``).
 
     ``page_size`` 0 means :data:`DEFAULT_QUERY_PAGE_SIZE`; an empty query matches everything.
@@ -104,17 +115,12 @@ class QueryVisibilityRequest:
     next_page_token: bytes = b""
     query: str = ""
     search_attribute_aliases: Mapping[str, str] = field(default_factory=dict)
+    default_page_size: ClassVar[int] = DEFAULT_QUERY_PAGE_SIZE
 
     def validate(self) -> None:
         """Raise :class:`InvalidArgumentError` if a required field is empty or out of range."""
         _require_ids(namespace_id=self.namespace_id)
-        if self.page_size < 0:
-            raise InvalidArgumentError(f"page size must not be negative, got {self.page_size}")
-
-    @property
-    def effective_page_size(self) -> int:
-        """The page size in executions, with the default applied."""
-        return self.page_size or DEFAULT_QUERY_PAGE_SIZE
+        self._validate_page_size()
 
 
 @dataclass(frozen=True)
@@ -188,11 +194,7 @@ class HistoryArchiver(_URIChecks):
 
     @abc.abstractmethod
     def _archive(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[History],
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None: ...
 
     @abc.abstractmethod

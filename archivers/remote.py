@@ -152,11 +152,7 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
         self.group_bytes = group_bytes
 
     def _archive(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[History],
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
         failure: list[Exception] = []
         stream = self._stream(header_to_pb(uri, request), batches, failure)

@@ -67,11 +67,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
     # -- archive ---------------------------------------------------------------------------
 
     def _archive(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[History],
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
         directory = uri.path
         name = _final_name(request)

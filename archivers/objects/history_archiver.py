@@ -57,11 +57,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     # -- archive ---------------------------------------------------------------------------
 
     def _archive(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[History],
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
         store, root = self._open(uri)
         pending = iter(batches)

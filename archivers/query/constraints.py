@@ -19,6 +19,7 @@ time is missing never satisfies a time predicate, so a bounded range also implie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,6 +69,8 @@ class TimeRange:
 
 
 _ALL = TimeRange()
+_SetOp = Callable[[frozenset[Any] | None, frozenset[Any] | None], frozenset[Any] | None]
+_RangeOp = Callable[[TimeRange, TimeRange], TimeRange]
 
 
 @dataclass(frozen=True)
@@ -94,14 +97,7 @@ class Constraints:
 
     def intersect(self, other: Constraints) -> Constraints:
         """Constraints satisfied by records satisfying both."""
-        return Constraints(
-            _meet(self.workflow_ids, other.workflow_ids),
-            _meet(self.run_ids, other.run_ids),
-            _meet(self.workflow_types, other.workflow_types),
-            _meet(self.statuses, other.statuses),
-            self.close_time.intersect(other.close_time),
-            self.start_time.intersect(other.start_time),
-        )
+        return self._combine(other, _meet, TimeRange.intersect)
 
     def union(self, other: Constraints) -> Constraints:
         """Constraints satisfied by records satisfying either."""
@@ -109,13 +105,17 @@ class Constraints:
             return other
         if other.is_empty:
             return self
+        return self._combine(other, _join, TimeRange.hull)
+
+    def _combine(self, other: Constraints, sets: _SetOp, ranges: _RangeOp) -> Constraints:
+        """Field by field: ``sets`` on the value sets, ``ranges`` on the time ranges."""
         return Constraints(
-            _join(self.workflow_ids, other.workflow_ids),
-            _join(self.run_ids, other.run_ids),
-            _join(self.workflow_types, other.workflow_types),
-            _join(self.statuses, other.statuses),
-            self.close_time.hull(other.close_time),
-            self.start_time.hull(other.start_time),
+            sets(self.workflow_ids, other.workflow_ids),
+            sets(self.run_ids, other.run_ids),
+            sets(self.workflow_types, other.workflow_types),
+            sets(self.statuses, other.statuses),
+            ranges(self.close_time, other.close_time),
+            ranges(self.start_time, other.start_time),
         )
 
 

@@ -25,19 +25,8 @@ from temporalio.api.enums.v1 import IndexedValueType
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec import search_attributes as sa_codec
-from archivers.query.ast import (
-    And,
-    Between,
-    Comparison,
-    Expr,
-    Field,
-    InList,
-    IsNull,
-    Not,
-    Or,
-    StartsWith,
-    ValueKind,
-)
+from archivers.query import ast as q
+from archivers.query.ast import Field, ValueKind
 from archivers.timefmt import NANOS_PER_SECOND, ParsedTime
 
 _TYPE_BY_KIND = {
@@ -119,31 +108,31 @@ def _any(value: Any, test: Callable[[Any], bool]) -> bool:
         return False
 
 
-def _predicate(expr: Expr, value: Any) -> bool | None:
-    if isinstance(expr, IsNull):
+def _predicate(expr: q.Expr, value: Any) -> bool | None:
+    if isinstance(expr, q.IsNull):
         return (value is not None) if expr.negated else (value is None)
     if value is None:
         return None
-    if isinstance(expr, Comparison):
+    if isinstance(expr, q.Comparison):
         if isinstance(value, list) and expr.op == "!=":
             return not _any(value, lambda v: bool(v == expr.value))
         fn = _OPS[expr.op]
         return _any(value, lambda v: fn(v, expr.value))
-    if isinstance(expr, InList):
+    if isinstance(expr, q.InList):
         found = _any(value, lambda v: v in expr.values)
         return not found if expr.negated else found
-    if isinstance(expr, Between):
+    if isinstance(expr, q.Between):
         inside = _any(value, lambda v: bool(expr.low <= v <= expr.high))
         return not inside if expr.negated else inside
-    assert isinstance(expr, StartsWith)
+    assert isinstance(expr, q.StartsWith)
     starts = _any(value, lambda v: isinstance(v, str) and v.startswith(expr.prefix))
     return not starts if expr.negated else starts
 
 
-def evaluate(expr: Expr, record: VisibilityRecord) -> bool | None:
+def evaluate(expr: q.Expr, record: VisibilityRecord) -> bool | None:
     """Three-valued truth of ``expr`` for ``record``: ``True``, ``False`` or ``None`` (unknown)."""
-    if isinstance(expr, (And, Or)):
-        settles = isinstance(expr, Or)  # the term value that settles the whole: True for OR, False for AND
+    if isinstance(expr, (q.And, q.Or)):
+        settles = isinstance(expr, q.Or)  # the term value that settles the whole: True for OR, False for AND
         unknown = False
         for term in expr.terms:
             result = evaluate(term, record)
@@ -151,13 +140,13 @@ def evaluate(expr: Expr, record: VisibilityRecord) -> bool | None:
                 return settles
             unknown = unknown or result is None
         return None if unknown else not settles
-    if isinstance(expr, Not):
+    if isinstance(expr, q.Not):
         result = evaluate(expr.term, record)
         return None if result is None else not result
     return _predicate(expr, field_value(record, expr.field))
 
 
-def matches(expr: Expr | None, record: VisibilityRecord) -> bool:
+def matches(expr: q.Expr | None, record: VisibilityRecord) -> bool:
     """Whether ``record`` satisfies the filter (``None`` matches every record)."""
     return expr is None or evaluate(expr, record) is True
 

@@ -21,24 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from archivers.errors import QueryError
-from archivers.query.ast import (
-    COMPARE_OPS,
-    And,
-    Between,
-    CompareOp,
-    Comparison,
-    Expr,
-    Field,
-    InList,
-    IsNull,
-    Not,
-    Or,
-    OrderItem,
-    Query,
-    StartsWith,
-    Value,
-    ValueKind,
-)
+from archivers.query import ast as q
+from archivers.query.ast import COMPARE_OPS, CompareOp, Field, Value, ValueKind
 from archivers.query.fields import CLOSE_TIME, SEARCH_PRECISION, START_TIME, resolve_field
 from archivers.query.lexer import Token, tokenize
 from archivers.query.values import Literal, coerce
@@ -68,7 +52,7 @@ class _Parser:
         self.type_map = type_map
         # Side tables keyed by node identity (nodes are alive for the whole parse).
         self.positions: dict[int, int] = {}
-        self.precisions: list[Comparison] = []
+        self.precisions: list[q.Comparison] = []
         self.time_equalities: dict[int, ParsedTime] = {}
 
     # -- token helpers -------------------------------------------------------------------------
@@ -104,11 +88,11 @@ class _Parser:
         return QueryError(f"expected {expected} but found {got}", position=tok.position)
 
     # -- grammar ---------------------------------------------------------------------------------
-    def parse(self) -> Query:
-        where: Expr | None = None
+    def parse(self) -> q.Query:
+        where: q.Expr | None = None
         if self.tok.kind != "EOF" and not self.at_keyword("ORDER"):
             where = self.expr()
-        order: list[OrderItem] = []
+        order: list[q.OrderItem] = []
         if self.at_keyword("ORDER"):
             self.advance()
             self.expect_keyword("BY")
@@ -121,9 +105,9 @@ class _Parser:
             raise self.unexpected(what)
         if where is not None:
             where = self.apply_precision(where)
-        return Query(where, tuple(order))
+        return q.Query(where, tuple(order))
 
-    def order_item(self) -> OrderItem:
+    def order_item(self) -> q.OrderItem:
         tok = self.tok
         field = self.field()
         if field.kind in (ValueKind.KEYWORD_LIST, ValueKind.TEXT):
@@ -131,15 +115,15 @@ class _Parser:
         descending = False
         if self.at_keyword("ASC", "DESC"):
             descending = self.advance().value == "DESC"
-        return OrderItem(field, descending)
+        return q.OrderItem(field, descending)
 
-    def expr(self) -> Expr:
-        return self.joined("OR", self.and_expr, Or)
+    def expr(self) -> q.Expr:
+        return self.joined("OR", self.and_expr, q.Or)
 
-    def and_expr(self) -> Expr:
-        return self.joined("AND", self.unary, And)
+    def and_expr(self) -> q.Expr:
+        return self.joined("AND", self.unary, q.And)
 
-    def joined(self, keyword: str, operand: Callable[[], Expr], node: type[And] | type[Or]) -> Expr:
+    def joined(self, keyword: str, operand: Callable[[], q.Expr], node: type[q.And] | type[q.Or]) -> q.Expr:
         """``operand (keyword operand)*``: the one operand, or ``node`` of all of them."""
         terms = [operand()]
         while self.at_keyword(keyword):
@@ -147,14 +131,14 @@ class _Parser:
             terms.append(operand())
         return terms[0] if len(terms) == 1 else node(tuple(terms))
 
-    def unary(self) -> Expr:
+    def unary(self) -> q.Expr:
         if self.at_keyword("NOT") or self.at_op("("):
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 raise QueryError(f"query nests deeper than {MAX_DEPTH} levels", position=self.tok.position)
             try:
                 if self.advance().value == "NOT":
-                    return Not(self.unary())
+                    return q.Not(self.unary())
                 inner = self.expr()
                 self.expect_op(")")
                 return inner
@@ -202,19 +186,19 @@ class _Parser:
             raise QueryError(f"operator {op} is not supported for {field.name} ({field.kind.value})",
                              position=position, suggestion=f"supported: {allowed}")
 
-    def predicate(self) -> Expr:
+    def predicate(self) -> q.Expr:
         start = self.tok
         if start.kind == "IDENT" and start.value == SEARCH_PRECISION:
             return self.search_precision()
         field = self.field()
         op_tok = self.tok
-        node: Expr
+        node: q.Expr
         if op_tok.kind == "OP" and op_tok.value in COMPARE_OPS:
             self.advance()
             op: CompareOp = op_tok.value
             self.check_op(field, op, op_tok.position)
             value, parsed = self.value(field)
-            node = Comparison(field, op, value)
+            node = q.Comparison(field, op, value)
             if op == "=" and field in (START_TIME, CLOSE_TIME) and parsed is not None:
                 self.time_equalities[id(node)] = parsed
         elif self.at_keyword("IS"):
@@ -224,7 +208,7 @@ class _Parser:
                 self.advance()
                 negated = True
             self.expect_keyword("NULL")
-            node = IsNull(field, negated)
+            node = q.IsNull(field, negated)
         else:
             negated = False
             if self.at_keyword("NOT"):
@@ -239,7 +223,7 @@ class _Parser:
                 low, _ = self.value(field)
                 self.expect_keyword("AND")
                 high, _ = self.value(field)
-                node = Between(field, low, high, negated)
+                node = q.Between(field, low, high, negated)
             elif kw.value == "IN":
                 self.expect_op("(")
                 values = [self.value(field)[0]]
@@ -247,14 +231,14 @@ class _Parser:
                     self.advance()
                     values.append(self.value(field)[0])
                 self.expect_op(")")
-                node = InList(field, tuple(values), negated)
+                node = q.InList(field, tuple(values), negated)
             else:
                 prefix, _ = self.value(field)
-                node = StartsWith(field, str(prefix), negated)
+                node = q.StartsWith(field, str(prefix), negated)
         self.positions[id(node)] = start.position
         return node
 
-    def search_precision(self) -> Expr:
+    def search_precision(self) -> q.Expr:
         start = self.advance()
         op_tok = self.tok
         if not self.at_op("="):
@@ -264,21 +248,21 @@ class _Parser:
         if lit.kind != "STRING" or lit.text not in PRECISION_NANOS:
             raise QueryError(f"invalid value for SearchPrecision: {lit.text!r}", position=lit.position,
                              suggestion="use 'Day', 'Hour', 'Minute' or 'Second' (case-sensitive)")
-        node = Comparison(_PRECISION_FIELD, "=", lit.text)
+        node = q.Comparison(_PRECISION_FIELD, "=", lit.text)
         self.positions[id(node)] = start.position
         self.precisions.append(node)
         return node
 
     # -- SearchPrecision desugaring ----------------------------------------------------------------
-    def apply_precision(self, where: Expr) -> Expr:
+    def apply_precision(self, where: q.Expr) -> q.Expr:
         if not self.precisions:
             return where
         top: set[int] = set()
-        stack: list[Expr] = [where]
+        stack: list[q.Expr] = [where]
         while stack:
             node = stack.pop()
             top.add(id(node))
-            if isinstance(node, And):
+            if isinstance(node, q.And):
                 stack.extend(node.terms)
         for marker in self.precisions:
             if id(marker) not in top:
@@ -302,24 +286,24 @@ class _Parser:
             raise QueryError("SearchPrecision requires a StartTime or CloseTime", position=0)
         return result
 
-    def _rewrite(self, node: Expr, precision: str) -> Expr | None:
-        if isinstance(node, Comparison):
+    def _rewrite(self, node: q.Expr, precision: str) -> q.Expr | None:
+        if isinstance(node, q.Comparison):
             if node.field is _PRECISION_FIELD:
                 return None
             parsed = self.time_equalities.get(id(node))
             if parsed is not None:
                 start, end = precision_window(parsed, precision)
-                return And((Comparison(node.field, ">=", start), Comparison(node.field, "<", end)))
+                return q.And((q.Comparison(node.field, ">=", start), q.Comparison(node.field, "<", end)))
             return node
-        if isinstance(node, And):
+        if isinstance(node, q.And):
             terms = [t for t in (self._rewrite(term, precision) for term in node.terms) if t is not None]
             if not terms:
                 return None
-            return terms[0] if len(terms) == 1 else And(tuple(terms))
+            return terms[0] if len(terms) == 1 else q.And(tuple(terms))
         return node
 
 
-def parse_query(text: str, search_attribute_types: Mapping[str, int] | None = None) -> Query:
+def parse_query(text: str, search_attribute_types: Mapping[str, int] | None = None) -> q.Query:
     """Parse a List Filter query into a :class:`~archivers.query.ast.Query`.
 
     ``search_attribute_types`` maps custom search attribute names to ``IndexedValueType`` values.

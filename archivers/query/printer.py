@@ -11,22 +11,8 @@ from __future__ import annotations
 import math
 import re
 
-from archivers.query.ast import (
-    And,
-    Between,
-    Comparison,
-    Expr,
-    Field,
-    InList,
-    IsNull,
-    Not,
-    Or,
-    OrderItem,
-    Query,
-    StartsWith,
-    Value,
-    ValueKind,
-)
+from archivers.query import ast as q
+from archivers.query.ast import Field, Value, ValueKind
 from archivers.query.fields import status_name
 from archivers.query.lexer import KEYWORDS
 from archivers.timefmt import format_rfc3339_nano
@@ -65,45 +51,45 @@ def format_value(field: Field, value: Value) -> str:
     return str(int(value))
 
 
-def _term(expr: Expr, parent: type) -> str:
+def _term(expr: q.Expr, parent: type) -> str:
     text = format_expr(expr)
-    if isinstance(expr, (And, Or)) and (parent is And or isinstance(expr, parent)):
+    if isinstance(expr, (q.And, q.Or)) and (parent is q.And or isinstance(expr, parent)):
         return f"({text})"
-    if isinstance(expr, (And, Or)) and parent is Not:
+    if isinstance(expr, (q.And, q.Or)) and parent is q.Not:
         return f"({text})"
     return text
 
 
-def format_expr(expr: Expr) -> str:
+def format_expr(expr: q.Expr) -> str:
     """Canonical text of a filter expression (without ORDER BY)."""
-    if isinstance(expr, Comparison):
+    if isinstance(expr, q.Comparison):
         return f"{format_field(expr.field)} {expr.op} {format_value(expr.field, expr.value)}"
-    if isinstance(expr, Between):
+    if isinstance(expr, q.Between):
         neg = "NOT " if expr.negated else ""
         low, high = format_value(expr.field, expr.low), format_value(expr.field, expr.high)
         return f"{format_field(expr.field)} {neg}BETWEEN {low} AND {high}"
-    if isinstance(expr, InList):
+    if isinstance(expr, q.InList):
         neg = "NOT " if expr.negated else ""
         values = ", ".join(format_value(expr.field, v) for v in expr.values)
         return f"{format_field(expr.field)} {neg}IN ({values})"
-    if isinstance(expr, StartsWith):
+    if isinstance(expr, q.StartsWith):
         neg = "NOT " if expr.negated else ""
         return f"{format_field(expr.field)} {neg}STARTS_WITH {quote_string(expr.prefix)}"
-    if isinstance(expr, IsNull):
+    if isinstance(expr, q.IsNull):
         return f"{format_field(expr.field)} IS {'NOT ' if expr.negated else ''}NULL"
-    if isinstance(expr, And):
-        return " AND ".join(_term(t, And) for t in expr.terms)
-    if isinstance(expr, Or):
-        return " OR ".join(_term(t, Or) for t in expr.terms)
-    return "NOT " + _term(expr.term, Not)
+    if isinstance(expr, q.And):
+        return " AND ".join(_term(t, q.And) for t in expr.terms)
+    if isinstance(expr, q.Or):
+        return " OR ".join(_term(t, q.Or) for t in expr.terms)
+    return "NOT " + _term(expr.term, q.Not)
 
 
-def format_order_item(item: OrderItem) -> str:
+def format_order_item(item: q.OrderItem) -> str:
     """``field`` or ``field DESC``."""
     return format_field(item.field) + (" DESC" if item.descending else "")
 
 
-def to_query_string(query: Query) -> str:
+def to_query_string(query: q.Query) -> str:
     """Canonical text of a whole query; ``""`` for the match-all query without ORDER BY."""
     parts: list[str] = []
     if query.where is not None:

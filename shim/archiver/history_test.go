@@ -146,24 +146,25 @@ func TestHistoryDeletedAfterAPartialArchiveIsSuccess(t *testing.T) {
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err == nil {
 		t.Fatal("archive succeeded although persistence failed half-way")
 	}
-	f.source.deleted = true
-	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
-		t.Fatalf("archive of a history deleted after a partial archive: %v", err)
-	}
-	if _, err := f.readAll(t, 10); !isNotFound(err) {
-		t.Fatalf("the partial archive must not be served, got %v", err)
-	}
+	assertDeletedHistoryArchives(t, f, "a history deleted after a partial archive")
 }
 
 func TestHistoryAlreadyDeletedIsSuccess(t *testing.T) {
 	address := sidecarAddress(t)
 	f := newHistoryFixture(t, address, testHistory(3, 2, 10, testVersion))
+	assertDeletedHistoryArchives(t, f, "a deleted history")
+}
+
+// assertDeletedHistoryArchives marks f's history deleted at the source, then checks that archiving
+// it succeeds (Temporal treats "already gone" as done) and that nothing is served for it.
+func assertDeletedHistoryArchives(t *testing.T, f *historyFixture, what string) {
+	t.Helper()
 	f.source.deleted = true
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
-		t.Fatalf("archive of a deleted history: %v", err)
+		t.Fatalf("archive of %s: %v", what, err)
 	}
 	if _, err := f.readAll(t, 10); !isNotFound(err) {
-		t.Fatalf("nothing must be archived for a deleted history, got %v", err)
+		t.Fatalf("nothing must be served for %s, got %v", what, err)
 	}
 }
 
