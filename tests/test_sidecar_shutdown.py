@@ -238,17 +238,31 @@ def _sigterm_and_check(
     process.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
-    refused: grpc.StatusCode | None = None
-    with grpc.insecure_channel(address) as fresh:
-        try:
-            service_pb2_grpc.ArchiverServiceStub(fresh).ValidateURI(
-                pb.ValidateURIRequest(uri=uri, kind=pb.ARCHIVER_KIND_HISTORY), timeout=2
-            )
-        except grpc.RpcError as exc:
-            refused = exc.code()  # type: ignore[attr-defined]
-    assert refused == grpc.StatusCode.UNAVAILABLE
+    assert _new_call_refusal(address, uri) == grpc.StatusCode.UNAVAILABLE
     process.wait(timeout=GRACE + SLACK + 10)
     return time.monotonic() - signalled
+
+
+def _new_call_refusal(address: str, uri: str) -> grpc.StatusCode | None:
+    """The code a new call gets once the stopping sidecar refuses it (``None`` if one succeeds).
+
+    The signal handler may run a moment after SIGTERM (under load, longer): a call that reaches
+    the server before it stops listening waits behind the busy workers and times out, so new
+    calls are tried until one is answered, for at most :data:`GRACE` seconds.
+    """
+    give_up = time.monotonic() + GRACE
+    with grpc.insecure_channel(address) as fresh:
+        while True:
+            try:
+                service_pb2_grpc.ArchiverServiceStub(fresh).ValidateURI(
+                    pb.ValidateURIRequest(uri=uri, kind=pb.ARCHIVER_KIND_HISTORY), timeout=1
+                )
+            except grpc.RpcError as exc:
+                code: grpc.StatusCode = exc.code()  # type: ignore[attr-defined]
+                if code != grpc.StatusCode.DEADLINE_EXCEEDED or time.monotonic() >= give_up:
+                    return code
+            else:
+                return None
 
 
 def _query(visibility: RemoteVisibilityArchiver, uri: str) -> list[str]:
