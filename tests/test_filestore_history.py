@@ -25,7 +25,7 @@ from archivers.errors import (
     InvalidURIError,
 )
 from archivers.interfaces import GetHistoryRequest
-from archivers.localfs.files import FileModes
+from archivers.localfiles import FileModes
 from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.paging import iter_history_batches
 from archivers.progress import ArchiveProgress

@@ -10,7 +10,7 @@ from typing import Any
 
 from archivers.errors import InvalidArgumentError
 from archivers.interfaces import Backend, BackendConfig
-from archivers.localfs.files import FileModes
+from archivers.localfiles import FileModes
 from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.localfs.visibility_archiver import FilestoreVisibilityArchiver
 

@@ -23,7 +23,7 @@ from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.naming import fingerprint
 from archivers.codec.protojson import decode_message, dict_to_message
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidPageTokenError
-from archivers.localfs.files import translate_os_error
+from archivers.localfiles import translate_os_error
 from archivers.query import CompiledQuery
 from archivers.visibility_query import Candidate
 

@@ -35,7 +35,7 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.layouts import filestore as layout
-from archivers.localfs.files import (
+from archivers.localfiles import (
     FileModes,
     atomic_write,
     ensure_dir,

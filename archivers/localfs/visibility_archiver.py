@@ -20,7 +20,7 @@ from archivers.interfaces import (
     VisibilityArchiver,
 )
 from archivers.layouts import filestore as layout
-from archivers.localfs.files import FileModes, atomic_write, ensure_dir, validate_dir_uri
+from archivers.localfiles import FileModes, atomic_write, ensure_dir, validate_dir_uri
 from archivers.uri import URI
 from archivers.visibility_query import run_query
 
@@ -32,7 +32,7 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
         self._modes = modes or FileModes()
 
     def check_uri(self, uri: URI) -> None:
-        """See :func:`archivers.localfs.files.validate_dir_uri`."""
+        """See :func:`archivers.localfiles.validate_dir_uri`."""
         validate_dir_uri(uri)
 
     def _archive(self, uri: URI, record: VisibilityRecord) -> None:
