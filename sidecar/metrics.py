@@ -19,6 +19,7 @@ label set stays small. :meth:`SidecarMetrics.serve` exposes ``/metrics`` over HT
 from __future__ import annotations
 
 import threading
+from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -29,41 +30,46 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 """Histogram buckets in seconds: from a cached ValidateURI to a long ArchiveHistory stream."""
 
 
+_Family = TypeVar("_Family", Counter, Histogram)
+
+CODE = ("code", "gRPC status code")
+DIRECTION = ("direction", "direction (in, out)")
+RETRYABLE = ("retryable", "whether a retry may succeed")
+
+
+def _per_call(
+    family: type[_Family],
+    name: str,
+    what: str,
+    registry: CollectorRegistry,
+    label: tuple[str, str] | None = None,
+    **options: Any,
+) -> _Family:
+    """The family ``archiver_sidecar_<name>`` of ``what`` by RPC, URI scheme and ``label`` (its name, its meaning)."""
+    labels: tuple[str, ...] = ("rpc", "scheme")
+    described = "RPC and URI scheme"
+    if label is not None:
+        labels, described = (*labels, label[0]), f"RPC, URI scheme and {label[1]}"
+    return family(f"archiver_sidecar_{name}", f"{what}, by {described}.", labels, registry=registry, **options)
+
+
 class SidecarMetrics:
     """The sidecar's metric families in one registry (a fresh one unless ``registry`` is given)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.calls = Counter(
-            "archiver_sidecar_calls_total",
-            "ArchiverService calls finished, by RPC, URI scheme and gRPC status code.",
-            ("rpc", "scheme", "code"),
-            registry=self.registry,
+        registry = self.registry
+        self.calls = _per_call(Counter, "calls_total", "ArchiverService calls finished", registry, CODE)
+        self.call_seconds = _per_call(
+            Histogram, "call_seconds", "ArchiverService call latency in seconds", registry, buckets=LATENCY_BUCKETS
         )
-        self.call_seconds = Histogram(
-            "archiver_sidecar_call_seconds",
-            "ArchiverService call latency in seconds, by RPC and URI scheme.",
-            ("rpc", "scheme"),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.bytes = Counter(
-            "archiver_sidecar_bytes_total",
-            "Serialized ArchiverService message bytes, by RPC, URI scheme and direction (in, out).",
-            ("rpc", "scheme", "direction"),
-            registry=self.registry,
-        )
-        self.failures = Counter(
-            "archiver_sidecar_failures_total",
-            "ArchiverService calls that failed, by RPC, URI scheme and whether a retry may succeed.",
-            ("rpc", "scheme", "retryable"),
-            registry=self.registry,
-        )
+        self.bytes = _per_call(Counter, "bytes_total", "Serialized ArchiverService message bytes", registry, DIRECTION)
+        self.failures = _per_call(Counter, "failures_total", "ArchiverService calls that failed", registry, RETRYABLE)
         self.inflight_streams = Gauge(
             "archiver_sidecar_inflight_streams",
             "ArchiveHistory streams in progress, by URI scheme.",
             ("scheme",),
-            registry=self.registry,
+            registry=registry,
         )
         self._http: WSGIServer | None = None
         self._thread: threading.Thread | None = None

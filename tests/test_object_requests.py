@@ -133,15 +133,13 @@ def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 def _history_key(target: Target, namespace_id: str, workflow_id: str, run_id: str, version: int) -> str:
-    if target.scheme == "gs":
-        return gcloud.history_part_name(PREFIX, namespace_id, workflow_id, run_id, version, 0)
-    return s3store.history_blob_key(PREFIX, namespace_id, workflow_id, run_id, version, 0)
+    layout = gcloud.LAYOUT if target.scheme == "gs" else s3store.LAYOUT
+    return layout.part_key(PREFIX, GetHistoryRequest(namespace_id, workflow_id, run_id), version, 0)
 
 
 def _visibility_keys(target: Target, record: VisibilityRecord) -> list[str]:
-    if target.scheme == "gs":
-        return gcloud.visibility_names(PREFIX, record)
-    return s3store.visibility_keys(PREFIX, record)
+    layout = gcloud.LAYOUT if target.scheme == "gs" else s3store.LAYOUT
+    return layout.keys(PREFIX, record)
 
 
 def _ok(record: RequestRecord) -> bool:

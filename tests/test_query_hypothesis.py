@@ -93,12 +93,12 @@ def predicates(draw: st.DrawFn) -> Expr:
         op = draw(st.sampled_from(CMP_OPS.get(kind, ["=", "!=", "<", "<=", ">", ">="])))
         return Comparison(field, op, draw(val))  # type: ignore[arg-type]
     if what == "null":
-        return IsNull(field, neg)
+        return IsNull(field, negated=neg)
     if what == "in":
-        return InList(field, tuple(draw(st.lists(val, min_size=1, max_size=4))), neg)  # type: ignore[arg-type]
+        return InList(field, tuple(draw(st.lists(val, min_size=1, max_size=4))), negated=neg)  # type: ignore[arg-type]
     if what == "between":
-        return Between(field, draw(val), draw(val), neg)  # type: ignore[arg-type]
-    return StartsWith(field, draw(st.text()), neg)
+        return Between(field, draw(val), draw(val), negated=neg)  # type: ignore[arg-type]
+    return StartsWith(field, draw(st.text()), negated=neg)
 
 
 exprs = st.recursive(

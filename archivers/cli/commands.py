@@ -29,7 +29,15 @@ import click
 
 from archivers.cli import exit_codes
 from archivers.cli.history_json import history_request, parse_history_file
-from archivers.cli.options import config_option, execution_options, namespace_id_option, uri_option
+from archivers.cli.options import (
+    config_option,
+    execution_options,
+    input_file_option,
+    namespace_id_option,
+    output_option,
+    page_size_option,
+    uri_option,
+)
 from archivers.cli.output import (
     write_executions_jsonl,
     write_executions_table,
@@ -40,7 +48,14 @@ from archivers.cli.record_file import read_visibility_records
 from archivers.cli.search_attribute_types import parse_search_attribute_types
 from archivers.config import ArchivalConfig, load_config
 from archivers.errors import ArchiverError, NonRetryableError
-from archivers.interfaces import GetHistoryRequest, HistoryArchiver, QueryVisibilityRequest, VisibilityArchiver
+from archivers.interfaces import (
+    DEFAULT_HISTORY_PAGE_SIZE,
+    DEFAULT_QUERY_PAGE_SIZE,
+    GetHistoryRequest,
+    HistoryArchiver,
+    QueryVisibilityRequest,
+    VisibilityArchiver,
+)
 from archivers.paging import Listing, iter_history_events
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.uri import URI
@@ -209,14 +224,8 @@ def cli(ctx: click.Context, debug: bool, sidecar: str | None, sidecar_timeout: f
     metavar="V",
     help="Close failover version to read (default: the highest archived).",
 )
-@click.option(
-    "--page-size",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Events per underlying page (0: the archiver's default, 256).",
-)
-@click.option("--output", "-o", type=click.Choice(["json", "table"]), default="json", show_default=True)
+@page_size_option("events", DEFAULT_HISTORY_PAGE_SIZE)
+@output_option("json", "table")
 @config_option()
 def get_command(
     uri: str,
@@ -255,13 +264,10 @@ def get_command(
 @namespace_id_option
 @click.option("--namespace", required=True, metavar="NAME", help="Namespace name.")
 @execution_options
-@click.option(
-    "--history",
+@input_file_option(
+    "history",
     "history_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
-    help="History JSON: `temporal workflow show --output json`, a bare array of events, "
+    "History JSON: `temporal workflow show --output json`, a bare array of events, "
     "or Temporal's archive file (an array of History batches).",
 )
 @click.option(
@@ -311,14 +317,7 @@ def put_command(
 
 @cli.command("put-visibility")
 @uri_option
-@click.option(
-    "--record",
-    "record_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
-    help="protojson VisibilityRecord(s): one per line, or a JSON array.",
-)
+@input_file_option("record", "record_path", "protojson VisibilityRecord(s): one per line, or a JSON array.")
 @config_option()
 def put_visibility_command(uri: str, record_path: str, config_path: str | None) -> None:
     """Archive visibility records (all are read and checked before any is written)."""
@@ -340,13 +339,7 @@ def _search_attribute_callback(ctx: click.Context, param: click.Parameter, value
 @uri_option
 @namespace_id_option
 @click.option("--query", "-q", default="", metavar="Q", help="List Filter query (empty: every execution).")
-@click.option(
-    "--page-size",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Executions per underlying page (0: the archiver's default, 10000).",
-)
+@page_size_option("executions", DEFAULT_QUERY_PAGE_SIZE)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many executions.")
 @click.option(
     "--page-token",
@@ -362,7 +355,7 @@ def _search_attribute_callback(ctx: click.Context, param: click.Parameter, value
     callback=_search_attribute_callback,
     help="Type of a custom search attribute (Keyword, Text, Int, Double, Bool, Datetime, KeywordList); repeatable.",
 )
-@click.option("--output", "-o", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True)
+@output_option("jsonl", "table")
 @config_option()
 def query_command(
     uri: str,

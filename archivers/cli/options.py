@@ -46,3 +46,26 @@ def execution_options(func: F) -> F:
     return click.option(
         "--wid", "--workflow-id", "-w", "workflow_id", required=True, metavar="WORKFLOW_ID", help="Workflow ID."
     )(func)
+
+
+def page_size_option(items: str, default_size: int) -> Callable[[F], F]:
+    """``--page-size N`` (0, the default: the archiver's default of ``default_size`` ``items`` per page)."""
+    return click.option(
+        "--page-size",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help=f"{items.capitalize()} per underlying page (0: the archiver's default, {default_size}).",
+    )
+
+
+def output_option(*formats: str) -> Callable[[F], F]:
+    """``--output``/``-o`` choosing one of ``formats`` (the first is the default)."""
+    return click.option("--output", "-o", type=click.Choice(formats), default=formats[0], show_default=True)
+
+
+def input_file_option(name: str, param: str, help_text: str) -> Callable[[F], F]:
+    """``--NAME FILE``: a required, existing file (the parameter is ``param``), described by ``help_text``."""
+    return click.option(
+        f"--{name}", param, required=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE", help=help_text
+    )

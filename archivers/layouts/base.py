@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
@@ -122,3 +123,10 @@ def parse_json(data: bytes, source: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptArchiveError(f"{source}: not valid JSON: {exc}") from exc
+
+
+def close_and_start(record: VisibilityRecord) -> tuple[Timestamp | None, Timestamp | None]:
+    """The record's close and start times, ``None`` where unset (upstream then writes Go's zero time)."""
+    close = record.close_time if record.HasField("close_time") else None
+    start = record.start_time if record.HasField("start_time") else None
+    return close, start

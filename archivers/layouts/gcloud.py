@@ -23,7 +23,7 @@ from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.naming import gcloud_fingerprint as h
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, parse_json
+from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start, parse_json
 from archivers.layouts.s3store import NANOS, key_time, parse_key_time, time_prefix
 from archivers.query import Constraints
 from archivers.store.base import ObjectStore
@@ -50,19 +50,9 @@ def object_name(path: str, file_name: str) -> str:
     return f"{path[1:]}/{file_name}"
 
 
-def history_hash(namespace_id: str, workflow_id: str, run_id: str) -> str:
+def _run_hash(run: RunRequest) -> str:
     """The hash prefix of every part of one run's history."""
-    return h(namespace_id) + h(workflow_id) + h(run_id)
-
-
-def history_part_name(path: str, namespace_id: str, workflow_id: str, run_id: str, version: int, part: int) -> str:
-    """The object name of part ``part`` of one version of a run's history."""
-    return object_name(path, f"{history_hash(namespace_id, workflow_id, run_id)}_{version}_{part}.history")
-
-
-def history_list_prefix(path: str, namespace_id: str, workflow_id: str, run_id: str) -> str:
-    """The listing prefix covering every part of every version of a run."""
-    return object_name(path, f"{history_hash(namespace_id, workflow_id, run_id)}_")
+    return h(run.namespace_id) + h(run.workflow_id) + h(run.run_id)
 
 
 def parse_history_part(name: str, path: str, run_hash: str) -> tuple[int, int] | None:
@@ -74,17 +64,6 @@ def parse_history_part(name: str, path: str, run_hash: str) -> tuple[int, int] |
     if not match or match.group(1) != run_hash:
         return None
     return int(match.group(2)), int(match.group(3))
-
-
-def visibility_names(path: str, record: VisibilityRecord) -> list[str]:
-    """The two object names one record is stored under (close and start time indexes)."""
-    hashes = f"{h(record.workflow_type_name)}_{h(record.workflow_id)}_{h(record.run_id)}"
-    close = record.close_time if record.HasField("close_time") else None
-    start = record.start_time if record.HasField("start_time") else None
-    return [
-        object_name(path, f"{record.namespace_id}/{tag}_{key_time(stamp)}_{hashes}.visibility")
-        for tag, stamp in ((CLOSE, close), (START, start))
-    ]
 
 
 def visibility_list_prefix(path: str, namespace_id: str, tag: str, time_prefix: str = "") -> str:
@@ -126,16 +105,16 @@ class GcloudLayout(ObjectLayout):
     """Temporal's gcloud layout: bare JSON arrays of batches, two hashed names per record."""
 
     def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
-        """See :class:`HistoryLayout`."""
-        return history_part_name(root, run.namespace_id, run.workflow_id, run.run_id, version, index)
+        """See :class:`HistoryLayout`: ``<run hash>_<version>_<index>.history``."""
+        return object_name(root, f"{_run_hash(run)}_{version}_{index}.history")
 
     def list_prefix(self, root: str, run: RunRequest) -> str:
-        """See :class:`HistoryLayout`."""
-        return history_list_prefix(root, run.namespace_id, run.workflow_id, run.run_id)
+        """See :class:`HistoryLayout`: every part of every version of the run starts with its hash."""
+        return object_name(root, f"{_run_hash(run)}_")
 
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """See :class:`HistoryLayout`."""
-        return parse_history_part(key, root, history_hash(run.namespace_id, run.workflow_id, run.run_id))
+        return parse_history_part(key, root, _run_hash(run))
 
     def encode_part(
         self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
@@ -157,8 +136,13 @@ class GcloudLayout(ObjectLayout):
         return part
 
     def keys(self, root: str, record: VisibilityRecord) -> list[str]:
-        """See :class:`VisibilityLayout`."""
-        return visibility_names(root, record)
+        """See :class:`VisibilityLayout`: two object names, in the close and the start time index."""
+        hashes = f"{h(record.workflow_type_name)}_{h(record.workflow_id)}_{h(record.run_id)}"
+        close, start = close_and_start(record)
+        return [
+            object_name(root, f"{record.namespace_id}/{tag}_{key_time(stamp)}_{hashes}.visibility")
+            for tag, stamp in ((CLOSE, close), (START, start))
+        ]
 
     def list_index(
         self, store: ObjectStore, root: str, namespace_id: str, constraints: Constraints, index: TimeIndex

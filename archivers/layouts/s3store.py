@@ -27,7 +27,7 @@ from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeade
 from archivers.codec.protojson import dict_to_message, encode_message
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, parse_json
+from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start, parse_json
 from archivers.query import Constraints
 from archivers.store.base import ObjectStore
 
@@ -43,21 +43,6 @@ _KEY_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$")
 
 def _join(*parts: str) -> str:
     return "/".join(parts).lstrip("/")
-
-
-def history_run_prefix(path: str, namespace_id: str, workflow_id: str, run_id: str) -> str:
-    """``<prefix>/<nsID>/history/<wfID>/<runID>/``: the versions of a run are listed under it."""
-    return _join(path, namespace_id, "history", workflow_id, run_id) + "/"
-
-
-def history_version_prefix(path: str, namespace_id: str, workflow_id: str, run_id: str, version: int) -> str:
-    """The prefix of the blobs of one close failover version."""
-    return f"{history_run_prefix(path, namespace_id, workflow_id, run_id)}{version}/"
-
-
-def history_blob_key(path: str, namespace_id: str, workflow_id: str, run_id: str, version: int, index: int) -> str:
-    """The key of blob ``index`` (0, 1, ...) of one version of a run's history."""
-    return f"{history_version_prefix(path, namespace_id, workflow_id, run_id, version)}{index}"
 
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -79,18 +64,6 @@ def index_prefix(path: str, namespace_id: str, primary: str, value: str, seconda
 def visibility_root(path: str, namespace_id: str) -> str:
     """``<prefix>/<nsID>/visibility``: every index of a namespace lies under it."""
     return _join(path, namespace_id, "visibility")
-
-
-def visibility_keys(path: str, record: VisibilityRecord) -> list[str]:
-    """The four index keys one record is stored under."""
-    keys = []
-    for primary, value in ((BY_TYPE, record.workflow_type_name), (BY_WORKFLOW_ID, record.workflow_id)):
-        close = record.close_time if record.HasField("close_time") else None
-        start = record.start_time if record.HasField("start_time") else None
-        for secondary, stamp in ((CLOSE, close), (START, start)):
-            prefix = index_prefix(path, record.namespace_id, primary, value, secondary)
-            keys.append(f"{prefix}/{key_time(stamp)}/{record.run_id}")
-    return keys
 
 
 @dataclass(frozen=True)
@@ -146,12 +119,12 @@ class S3StoreLayout(ObjectLayout):
     """Temporal's s3store layout: ``HistoryBlob`` parts with a header, four index keys per record."""
 
     def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
-        """See :class:`HistoryLayout`."""
-        return history_blob_key(root, run.namespace_id, run.workflow_id, run.run_id, version, index)
+        """See :class:`HistoryLayout`: blob ``index`` (0, 1, ...) of a version is ``<run prefix><version>/<index>``."""
+        return f"{self.list_prefix(root, run)}{version}/{index}"
 
     def list_prefix(self, root: str, run: RunRequest) -> str:
-        """See :class:`HistoryLayout`."""
-        return history_run_prefix(root, run.namespace_id, run.workflow_id, run.run_id)
+        """See :class:`HistoryLayout`: ``<prefix>/<nsID>/history/<wfID>/<runID>/``."""
+        return _join(root, run.namespace_id, "history", run.workflow_id, run.run_id) + "/"
 
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """See :class:`HistoryLayout`."""
@@ -197,8 +170,14 @@ class S3StoreLayout(ObjectLayout):
         return Part(body, header.is_last, header.last_event_id, source, strict=True)
 
     def keys(self, root: str, record: VisibilityRecord) -> list[str]:
-        """See :class:`VisibilityLayout`."""
-        return visibility_keys(root, record)
+        """See :class:`VisibilityLayout`: the four index keys one record is stored under."""
+        keys = []
+        close, start = close_and_start(record)
+        for primary, value in ((BY_TYPE, record.workflow_type_name), (BY_WORKFLOW_ID, record.workflow_id)):
+            for secondary, stamp in ((CLOSE, close), (START, start)):
+                prefix = index_prefix(root, record.namespace_id, primary, value, secondary)
+                keys.append(f"{prefix}/{key_time(stamp)}/{record.run_id}")
+        return keys
 
     def list_index(
         self, store: ObjectStore, root: str, namespace_id: str, constraints: Constraints, index: TimeIndex

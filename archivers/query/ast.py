@@ -25,7 +25,7 @@ gives the same tree).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Literal
 
 Value = str | int | float | bool
@@ -57,62 +57,70 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """``field op value`` with ``op`` one of ``= != < <= > >=``."""
+class _OnField:
+    """A predicate on one field's value."""
 
     field: Field
+
+
+@dataclass(frozen=True)
+class _Negatable(_OnField):
+    """A predicate that a ``NOT`` written inside it inverts (``NOT IN``, ``IS NOT NULL``, ...)."""
+
+    _: KW_ONLY
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison(_OnField):
+    """``field op value`` with ``op`` one of ``= != < <= > >=``."""
+
     op: CompareOp
     value: Value
 
 
 @dataclass(frozen=True)
-class Between:
+class Between(_Negatable):
     """``field [NOT] BETWEEN low AND high`` (both ends inclusive)."""
 
-    field: Field
     low: Value
     high: Value
-    negated: bool = False
 
 
 @dataclass(frozen=True)
-class InList:
+class InList(_Negatable):
     """``field [NOT] IN (v1, v2, ...)`` with at least one value."""
 
-    field: Field
     values: tuple[Value, ...]
-    negated: bool = False
 
 
 @dataclass(frozen=True)
-class StartsWith:
+class StartsWith(_Negatable):
     """``field [NOT] STARTS_WITH prefix`` (keyword fields only)."""
 
-    field: Field
     prefix: str
-    negated: bool = False
 
 
 @dataclass(frozen=True)
-class IsNull:
+class IsNull(_Negatable):
     """``field IS NULL`` or, when ``negated``, ``field IS NOT NULL``."""
 
-    field: Field
-    negated: bool = False
+
+@dataclass(frozen=True)
+class _Connective:
+    """Two or more terms joined by one operator."""
+
+    terms: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
-class And:
+class And(_Connective):
     """Conjunction of two or more terms."""
 
-    terms: tuple[Expr, ...]
-
 
 @dataclass(frozen=True)
-class Or:
+class Or(_Connective):
     """Disjunction of two or more terms."""
-
-    terms: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)

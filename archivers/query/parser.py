@@ -208,7 +208,7 @@ class _Parser:
                 self.advance()
                 negated = True
             self.expect_keyword("NULL")
-            node = q.IsNull(field, negated)
+            node = q.IsNull(field, negated=negated)
         else:
             negated = False
             if self.at_keyword("NOT"):
@@ -223,7 +223,7 @@ class _Parser:
                 low, _ = self.value(field)
                 self.expect_keyword("AND")
                 high, _ = self.value(field)
-                node = q.Between(field, low, high, negated)
+                node = q.Between(field, low, high, negated=negated)
             elif kw.value == "IN":
                 self.expect_op("(")
                 values = [self.value(field)[0]]
@@ -231,10 +231,10 @@ class _Parser:
                     self.advance()
                     values.append(self.value(field)[0])
                 self.expect_op(")")
-                node = q.InList(field, tuple(values), negated)
+                node = q.InList(field, tuple(values), negated=negated)
             else:
                 prefix, _ = self.value(field)
-                node = q.StartsWith(field, str(prefix), negated)
+                node = q.StartsWith(field, str(prefix), negated=negated)
         self.positions[id(node)] = start.position
         return node
 

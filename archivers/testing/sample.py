@@ -31,20 +31,15 @@ def sample_records(namespace_id: str, count: int = 8) -> list[VisibilityRecord]:
     base = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
     records = []
     for i in range(count):
-        records.append(
-            closed_record(
-                namespace_id=namespace_id,
-                namespace="quickstart",
-                workflow_id=f"order-{i}",
-                run_id=f"run-{i:04d}",
-                workflow_type="OrderFlow" if i % 2 == 0 else "ShipFlow",
-                start=base + timedelta(hours=i),
-                close=base + timedelta(hours=i, minutes=5 + i),
-                status=_STATUSES[i % len(_STATUSES)],
-                history_length=10 + i,
-                search_attributes={"CustomerId": f"customer-{i % 3}"},
-            )
+        start, workflow_type = base + timedelta(hours=i), "OrderFlow" if i % 2 == 0 else "ShipFlow"
+        # One line per aspect of the run: its ids, its type and times, its outcome, its attributes.
+        record = closed_record(
+            namespace_id=namespace_id, namespace="quickstart", workflow_id=f"order-{i}", run_id=f"run-{i:04d}",
+            workflow_type=workflow_type, start=start, close=start + timedelta(minutes=5 + i),
+            status=_STATUSES[i % len(_STATUSES)], history_length=10 + i,
+            search_attributes={"CustomerId": f"customer-{i % 3}"},
         )
+        records.append(record)
     return records
 
 

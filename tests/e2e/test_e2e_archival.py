@@ -24,7 +24,8 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from archivers.layouts.gcloud import history_list_prefix
+from archivers.interfaces import GetHistoryRequest
+from archivers.layouts import gcloud
 from tests.harness.emulators import AzuriteBlobServer, FakeGcsServer, MotoS3Server
 from tests.harness.temporal_dev import run_sync, run_with_worker
 from tests.harness.temporal_server import ArchiversTemporalServer, SidecarProcess
@@ -259,7 +260,8 @@ def test_big_history_spans_several_blobs(
         store, _, path = item.history_uri.split("://", 1)[1].partition("/")
         prefix = f"{path}/{item.ns_id}/history/{big.workflow_id}/{big.run_id}/"
         if item.scheme == "gs":
-            gcloud_prefix = history_list_prefix(f"/{path}", item.ns_id, big.workflow_id, big.run_id)
+            run = GetHistoryRequest(item.ns_id, big.workflow_id, big.run_id)
+            gcloud_prefix = gcloud.LAYOUT.list_prefix(f"/{path}", run)
             keys = [blob.name for blob in fake_gcs.client().list_blobs(store, prefix=gcloud_prefix)]
         elif item.scheme == "s3":
             listing = moto_s3.client().list_objects_v2(Bucket=store, Prefix=prefix)
