@@ -24,12 +24,10 @@ import (
 // returns provider.ErrUnknownScheme for the others, which fall through to the built-ins.
 func HistoryArchiverFactory() provider.CustomHistoryArchiverFactory {
 	return provider.CustomHistoryArchiverFactoryFunc(
-		func(params provider.NewCustomHistoryArchiverParams) (archiver.HistoryArchiver, error) {
-			cfg, err := storeConfig("archival.history.provider.customStores", params.Scheme, params.Configs)
-			if err != nil {
-				return nil, err
-			}
-			return NewHistoryArchiver(params.Scheme, cfg, params.ExecutionManager, params.Logger)
+		func(p provider.NewCustomHistoryArchiverParams) (archiver.HistoryArchiver, error) {
+			return fromStoreConfig("history", p.Scheme, p.Configs, func(cfg Config) (archiver.HistoryArchiver, error) {
+				return NewHistoryArchiver(p.Scheme, cfg, p.ExecutionManager, p.Logger)
+			})
 		})
 }
 
@@ -37,36 +35,38 @@ func HistoryArchiverFactory() provider.CustomHistoryArchiverFactory {
 // serving the schemes of `archival.visibility.provider.customStores` like HistoryArchiverFactory.
 func VisibilityArchiverFactory() provider.CustomVisibilityArchiverFactory {
 	return provider.CustomVisibilityArchiverFactoryFunc(
-		func(params provider.NewCustomVisibilityArchiverParams) (archiver.VisibilityArchiver, error) {
-			cfg, err := storeConfig("archival.visibility.provider.customStores", params.Scheme, params.Configs)
-			if err != nil {
-				return nil, err
-			}
-			return NewVisibilityArchiver(params.Scheme, cfg, params.Logger)
+		func(p provider.NewCustomVisibilityArchiverParams) (archiver.VisibilityArchiver, error) {
+			return fromStoreConfig("visibility", p.Scheme, p.Configs, func(cfg Config) (archiver.VisibilityArchiver, error) {
+				return NewVisibilityArchiver(p.Scheme, cfg, p.Logger)
+			})
 		})
 }
 
-// storeConfig parses the customStores entry of scheme found under path: provider.ErrUnknownScheme
-// when there is none (the scheme falls through to the built-ins), an error naming the entry when
-// it is invalid.
-func storeConfig(path, scheme string, raw map[string]any) (Config, error) {
+// fromStoreConfig builds, with newArchiver, the archiver of scheme from its entry raw under
+// `archival.<kind>.provider.customStores`: provider.ErrUnknownScheme when there is none (the
+// scheme falls through to the built-ins), an error naming the entry when it is invalid.
+func fromStoreConfig[A any](kind, scheme string, raw map[string]any, newArchiver func(Config) (A, error)) (A, error) {
+	var none A
 	if raw == nil {
-		return Config{}, provider.ErrUnknownScheme
+		return none, provider.ErrUnknownScheme
 	}
 	cfg, err := ParseConfig(raw)
 	if err != nil {
-		return Config{}, fmt.Errorf("%s.%s: %w", path, scheme, err)
+		return none, fmt.Errorf("archival.%s.provider.customStores.%s: %w", kind, scheme, err)
 	}
-	return cfg, nil
+	return newArchiver(cfg)
 }
 
-// unmarshalAll decodes, in order, the serialized messages a read call (op) got from the sidecar
-// (Temporal API messages cross the wire as bytes); bytes that do not decode are an Internal
-// service error.
-func unmarshalAll[M any, P interface {
+// decodeReply reads the reply of a read call (op) to the sidecar: the call's error rpcErr as
+// readError translates it, else the serialized messages decoded in order (Temporal API messages
+// cross the wire as bytes); bytes that do not decode are an Internal service error.
+func decodeReply[M any, P interface {
 	*M
 	proto.Message
-}](op string, serialized [][]byte) ([]P, error) {
+}](op string, serialized [][]byte, rpcErr error) ([]P, error) {
+	if rpcErr != nil {
+		return nil, readError(op, rpcErr)
+	}
 	messages := make([]P, 0, len(serialized))
 	for index, data := range serialized {
 		message := P(new(M))

@@ -44,6 +44,11 @@ func NewHistoryArchiver(
 	return &HistoryArchiver{scheme: scheme, cfg: cfg, client: client, executionManager: executionManager, logger: logger}, nil
 }
 
+// ValidateURI asks the sidecar whether uri is usable for history archival.
+func (h *HistoryArchiver) ValidateURI(uri archiver.URI) error {
+	return validateURI(h.client, h.cfg, h.scheme, uri, archiversv1.ArchiverKind_ARCHIVER_KIND_HISTORY)
+}
+
 // iteratorState is the JSON state NewHistoryIteratorFromState resumes from.
 type iteratorState struct {
 	NextEventID       int64
@@ -58,7 +63,7 @@ func (h *HistoryArchiver) Archive(
 	ctx context.Context, uri archiver.URI, request *archiver.ArchiveHistoryRequest, _ ...archiver.ArchiveOption,
 ) error {
 	logger := archiver.TagLoggerWithArchiveHistoryRequestAndURI(h.logger, request, uri.String())
-	if err := h.checkScheme(uri); err != nil {
+	if err := checkScheme(h.scheme, uri); err != nil {
 		return &TerminalError{Err: err}
 	}
 	if err := archiver.ValidateHistoryArchiveRequest(request); err != nil {
@@ -271,7 +276,7 @@ func isNotFound(err error) bool {
 func (h *HistoryArchiver) Get(
 	ctx context.Context, uri archiver.URI, request *archiver.GetHistoryRequest,
 ) (*archiver.GetHistoryResponse, error) {
-	if err := h.checkScheme(uri); err != nil {
+	if err := checkScheme(h.scheme, uri); err != nil {
 		return nil, serviceerror.NewInvalidArgument(err.Error())
 	}
 	if err := archiver.ValidateGetRequest(request); err != nil {
@@ -288,21 +293,9 @@ func (h *HistoryArchiver) Get(
 		PageSize:             int32(min(request.PageSize, math.MaxInt32)),
 		NextPageToken:        request.NextPageToken,
 	})
-	if err != nil {
-		return nil, readError("get archived history", err)
-	}
-	batches, err := unmarshalAll[historypb.History]("get archived history", resp.GetHistoryBatches())
+	batches, err := decodeReply[historypb.History]("get archived history", resp.GetHistoryBatches(), err)
 	if err != nil {
 		return nil, err
 	}
 	return &archiver.GetHistoryResponse{HistoryBatches: batches, NextPageToken: resp.GetNextPageToken()}, nil
-}
-
-// ValidateURI asks the sidecar whether uri is usable for history archival.
-func (h *HistoryArchiver) ValidateURI(uri archiver.URI) error {
-	return validateURI(h.client, h.cfg, h.scheme, uri, archiversv1.ArchiverKind_ARCHIVER_KIND_HISTORY)
-}
-
-func (h *HistoryArchiver) checkScheme(uri archiver.URI) error {
-	return checkScheme(h.scheme, uri)
 }

@@ -34,6 +34,11 @@ func NewVisibilityArchiver(scheme string, cfg Config, logger log.Logger) (*Visib
 	return &VisibilityArchiver{scheme: scheme, cfg: cfg, client: client, logger: logger}, nil
 }
 
+// ValidateURI asks the sidecar whether uri is usable for visibility archival.
+func (v *VisibilityArchiver) ValidateURI(uri archiver.URI) error {
+	return validateURI(v.client, v.cfg, v.scheme, uri, archiversv1.ArchiverKind_ARCHIVER_KIND_VISIBILITY)
+}
+
 // Archive upserts one visibility record. Errors: TerminalError for non-retryable failures,
 // ResourceExhausted for overload, a plain error otherwise.
 func (v *VisibilityArchiver) Archive(
@@ -87,17 +92,9 @@ func (v *VisibilityArchiver) Query(
 		SearchAttributeTypes:   types,
 		SearchAttributeAliases: aliasesFrom(ctx),
 	})
-	if err != nil {
-		return nil, readError("query archived visibility", err)
-	}
-	executions, err := unmarshalAll[workflowpb.WorkflowExecutionInfo]("query archived visibility", resp.GetExecutions())
+	executions, err := decodeReply[workflowpb.WorkflowExecutionInfo]("query archived visibility", resp.GetExecutions(), err)
 	if err != nil {
 		return nil, err
 	}
 	return &archiver.QueryVisibilityResponse{Executions: executions, NextPageToken: resp.GetNextPageToken()}, nil
-}
-
-// ValidateURI asks the sidecar whether uri is usable for visibility archival.
-func (v *VisibilityArchiver) ValidateURI(uri archiver.URI) error {
-	return validateURI(v.client, v.cfg, v.scheme, uri, archiversv1.ArchiverKind_ARCHIVER_KIND_VISIBILITY)
 }
