@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from archivers.errors import InvalidPageTokenError
+from archivers.nesting import nesting_limit
 
 VERSION = 1
 _KEY = b"temporal-archivers/page-token/v1"
@@ -36,7 +37,8 @@ def encode_token(kind: str, binding: str, state: Any) -> bytes:
 def decode_token(token: bytes, kind: str, binding: str) -> Any:
     """Return the state of a token issued by :func:`encode_token` for the same kind and binding."""
     try:
-        parsed = json.loads(token)
+        with nesting_limit(InvalidPageTokenError, "invalid next page token"):
+            parsed = json.loads(token)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPageTokenError("invalid next page token: not a token issued by this archiver") from exc
     if not isinstance(parsed, dict) or set(parsed) != {"v", "k", "b", "s", "c"}:
