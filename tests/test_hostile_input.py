@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -96,7 +96,7 @@ def test_deep_stored_history_and_record_are_corrupt(tmp_path: Path) -> None:
     uri, get, path = _archived_history(tmp_path / "h")
     for content in (DEEP_JSON, "[" + DEEP_OBJECT + "]", '[{"events":[' + DEEP_OBJECT + "]}]"):
         path.write_text(content)
-        with pytest.raises(CorruptArchiveError, match="nested too deeply|invalid History") as caught:
+        with pytest.raises(CorruptArchiveError, match=r"nested too deeply|invalid History") as caught:
             FilestoreHistoryArchiver().get(uri, get)
         assert caught.value.retryable is False
     (tmp_path / "v" / NS).mkdir(parents=True)
@@ -256,9 +256,10 @@ def channel() -> Iterator[grpc.Channel]:
     server.stop()
 
 
-def _status(call: object) -> tuple[grpc.StatusCode, str]:
+def _status(method: Callable[..., object], request: object) -> tuple[grpc.StatusCode, str]:
+    """The status code and the ErrorInfo's ``retryable`` of the failed call ``method(request)``."""
     with pytest.raises(grpc.RpcError) as caught:
-        call()  # type: ignore[operator]
+        method(request, timeout=30)
     return caught.value.code(), _error_info(caught.value).metadata["retryable"]  # type: ignore[attr-defined]
 
 
@@ -268,10 +269,10 @@ def test_sidecar_deep_and_forged_tokens_are_invalid_argument(channel: grpc.Chann
                                  timeout=30)
     for token in (DEEP_JSON.encode(), _forged(first.next_page_token, [10**400, "r"])):
         query = pb.QueryVisibilityRequest(uri=visibility_root, namespace_id=NS, page_size=2, next_page_token=token)
-        assert _status(lambda: stub.QueryVisibility(query, timeout=30)) == (grpc.StatusCode.INVALID_ARGUMENT, "false")
+        assert _status(stub.QueryVisibility, query) == (grpc.StatusCode.INVALID_ARGUMENT, "false")
     get = pb.GetHistoryRequest(uri=f"memory://b-{uuid.uuid4().hex}/h", namespace_id="n", workflow_id="w", run_id="r",
                                next_page_token=DEEP_OBJECT.encode())
-    assert _status(lambda: stub.GetHistory(get, timeout=30)) == (grpc.StatusCode.INVALID_ARGUMENT, "false")
+    assert _status(stub.GetHistory, get) == (grpc.StatusCode.INVALID_ARGUMENT, "false")
 
 
 def test_sidecar_deep_stored_history_is_data_loss(channel: grpc.Channel, tmp_path: Path) -> None:
@@ -280,4 +281,4 @@ def test_sidecar_deep_stored_history_is_data_loss(channel: grpc.Channel, tmp_pat
     stub = service_pb2_grpc.ArchiverServiceStub(channel)
     message = pb.GetHistoryRequest(uri=uri, namespace_id=get.namespace_id, workflow_id=get.workflow_id,
                                    run_id=get.run_id)
-    assert _status(lambda: stub.GetHistory(message, timeout=30)) == (grpc.StatusCode.DATA_LOSS, "false")
+    assert _status(stub.GetHistory, message) == (grpc.StatusCode.DATA_LOSS, "false")

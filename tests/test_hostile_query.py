@@ -124,5 +124,5 @@ def test_sidecar_refuses_an_oversized_query_as_invalid_argument(channel: grpc.Ch
             pb.QueryVisibilityRequest(uri=uri, namespace_id="ns", query=or_chain(100_000)), timeout=30
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
-    assert "maximum" in caught.value.details()  # type: ignore[attr-defined]
+    assert "maximum" in str(caught.value.details())  # type: ignore[attr-defined]
     assert _error_info(caught.value).metadata["retryable"] == "false"
