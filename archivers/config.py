@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from archivers.errors import InvalidArgumentError
+from archivers.nesting import nesting_limit
 from archivers.textfile import read_text
 
 PROVIDER_KEYS: Mapping[str, str] = MappingProxyType({"file": "filestore", "s3": "s3store", "gs": "gstorage"})
@@ -78,14 +79,15 @@ def load_config(path: str) -> ArchivalConfig:
     section or more than one, or a provider block or known key has the wrong type.
     """
     text = read_text(path, "config file", ConfigError)
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: invalid YAML{where}: {' '.join(str(problem).split())}") from exc
-    return config_from_document(document, source=path)
+    with nesting_limit(ConfigError, path):
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc)
+            where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+            raise ConfigError(f"{path}: invalid YAML{where}: {' '.join(str(problem).split())}") from exc
+        return config_from_document(document, source=path)
 
 
 def config_from_document(document: Any, *, source: str = "<config>") -> ArchivalConfig:

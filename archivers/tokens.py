@@ -1,9 +1,17 @@
-"""Opaque, versioned, tamper-evident page tokens.
+"""Opaque, versioned, checksummed page tokens.
 
 A token is compact JSON ``{"v":1,"k":kind,"b":binding,"s":state,"c":check}``: ``kind`` names
 the call that issued it, ``binding`` fingerprints the request it belongs to (namespace, query),
 ``state`` is the backend's cursor and ``check`` a keyed BLAKE2b digest over the rest. A token that
-is malformed, edited, or presented with another request raises :class:`InvalidPageTokenError`.
+is malformed, edited, nested too deeply, or presented with another request raises
+:class:`InvalidPageTokenError`.
+
+The key is a constant, not a secret: the check catches truncated, edited and misdirected tokens,
+but anyone who reads this module can build a token that passes it. Tokens are therefore
+checksummed, not signed, and a token only ever moves a listing's position within results the same
+request returns; callers range-check the decoded state (a cursor outside its field's range is an
+:class:`InvalidPageTokenError` too), so a forged token is either refused or positions the listing
+as a genuine token could; it is trusted for nothing more.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import json
 from typing import Any
 
 from archivers.errors import InvalidPageTokenError
+from archivers.nesting import nesting_limit
 
 VERSION = 1
 _KEY = b"temporal-archivers/page-token/v1"
@@ -36,7 +45,8 @@ def encode_token(kind: str, binding: str, state: Any) -> bytes:
 def decode_token(token: bytes, kind: str, binding: str) -> Any:
     """Return the state of a token issued by :func:`encode_token` for the same kind and binding."""
     try:
-        parsed = json.loads(token)
+        with nesting_limit(InvalidPageTokenError, "invalid next page token"):
+            parsed = json.loads(token)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPageTokenError("invalid next page token: not a token issued by this archiver") from exc
     if not isinstance(parsed, dict) or set(parsed) != {"v", "k", "b", "s", "c"}:

@@ -32,10 +32,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from archivers.codec.base64_fields import check_base64_fields
 from archivers.codec.protojson import encode_json
 from archivers.errors import HistoryMutatedError, InvalidHistoryError
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import ArchiveHistoryRequest
+from archivers.nesting import nesting_limit
 
 FORM_CLI = "cli"
 """``{"events": [...]}``, as exported by ``temporal workflow show --output json``."""
@@ -86,6 +88,11 @@ def parse_history_file(path: str) -> ParsedHistory:
 
 def parse_history_bytes(data: bytes | str, *, source: str) -> ParsedHistory:
     """Like :func:`parse_history_file` for content already in memory; ``source`` names it in errors."""
+    with nesting_limit(InvalidHistoryError, source):
+        return _parse_history(data, source)
+
+
+def _parse_history(data: bytes | str, source: str) -> ParsedHistory:
     try:
         parsed: Any = json.loads(data)
     except UnicodeDecodeError as exc:
@@ -143,11 +150,15 @@ def _decode_batch(events: Sequence[Any], source: str, batch_index: int | None) -
         if not isinstance(event, dict):
             raise InvalidHistoryError(f"{source}: {_where(batch_index, position)} is not a JSON object")
     body = {"events": list(events)}
+    location = "" if batch_index is None else f" in batch {batch_index}"
+    try:  # protobuf would decode text that is not base64 as empty or partial data
+        check_base64_fields(body, History.DESCRIPTOR)
+    except ValueError as exc:
+        raise InvalidHistoryError(f"{source}: invalid event{location}: {exc}") from exc
     try:  # the CLI's own spelling, strictly: unknown fields or enum values would be lost silently
         return json_format.ParseDict(body, History(), ignore_unknown_fields=False)
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
         strict_error = exc
-    location = "" if batch_index is None else f" in batch {batch_index}"
     if "has no field named" in str(strict_error):  # a field this temporalio does not know: refuse to drop it
         raise InvalidHistoryError(
             f"{source}: invalid event{location}: {_one_line(str(strict_error))} "

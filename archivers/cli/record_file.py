@@ -9,7 +9,9 @@ from typing import Any
 from google.protobuf import json_format
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.codec.base64_fields import check_base64_fields
 from archivers.errors import InvalidArgumentError
+from archivers.nesting import nesting_limit
 from archivers.textfile import read_text
 
 
@@ -21,16 +23,18 @@ def read_visibility_records(path: str) -> list[VisibilityRecord]:
     the record (and line) at fault; an empty file is an error too.
     """
     text = read_text(path, "record file", InvalidArgumentError)
-    items = list(_record_items(text, path))
-    if not items:
-        raise InvalidArgumentError(f"{path}: no visibility records in the file")
-    return [_checked_record(item, path, where) for where, item in items]
+    with nesting_limit(InvalidArgumentError, path):
+        items = list(_record_items(text, path))
+        if not items:
+            raise InvalidArgumentError(f"{path}: no visibility records in the file")
+        return [_checked_record(item, path, where) for where, item in items]
 
 
 def _checked_record(item: Any, path: str, where: str) -> VisibilityRecord:
     if not isinstance(item, dict):
         raise InvalidArgumentError(f"{path}: {where} is not a JSON object")
     try:
+        check_base64_fields(item, VisibilityRecord.DESCRIPTOR)
         record = json_format.ParseDict(item, VisibilityRecord(), ignore_unknown_fields=False)
     except (json_format.ParseError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())

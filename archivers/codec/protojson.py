@@ -27,6 +27,7 @@ from temporalio.api.history.v1 import History
 
 from archivers.codec.gojson import go_json_float
 from archivers.errors import CorruptArchiveError
+from archivers.nesting import nesting_limit
 
 M = TypeVar("M", bound=Message)
 
@@ -232,11 +233,16 @@ def decode_message(data: bytes | str, message_type: type[M], *, source: str) -> 
 
     Raises :class:`CorruptArchiveError` naming ``source`` if ``data`` is not a valid message.
     """
+    return dict_to_message(parse_json(data, source), message_type, source=source, ignore_unknown_fields=False)
+
+
+def parse_json(data: bytes | str, source: str) -> Any:
+    """``data`` parsed as JSON; :class:`CorruptArchiveError` naming ``source`` if it is not JSON."""
     try:
-        parsed = json.loads(data)
+        with nesting_limit(CorruptArchiveError, source):
+            return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptArchiveError(f"{source}: not valid JSON: {exc}") from exc
-    return dict_to_message(parsed, message_type, source=source, ignore_unknown_fields=False)
 
 
 def dict_to_message(parsed: Any, message_type: type[M], *, source: str, ignore_unknown_fields: bool) -> M:
@@ -244,7 +250,8 @@ def dict_to_message(parsed: Any, message_type: type[M], *, source: str, ignore_u
     if not isinstance(parsed, dict):
         raise CorruptArchiveError(f"{source}: expected a JSON object for {message_type.__name__}")
     try:
-        return json_format.ParseDict(parsed, message_type(), ignore_unknown_fields=ignore_unknown_fields)
+        with nesting_limit(CorruptArchiveError, source):
+            return json_format.ParseDict(parsed, message_type(), ignore_unknown_fields=ignore_unknown_fields)
     except (json_format.ParseError, ValueError, TypeError) as exc:
         raise CorruptArchiveError(f"{source}: invalid {message_type.__name__}: {exc}") from exc
 
@@ -254,10 +261,7 @@ def decode_histories(data: bytes | str, *, source: str) -> list[History]:
 
     Raises :class:`CorruptArchiveError` naming ``source`` if ``data`` is not such an array.
     """
-    try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptArchiveError(f"{source}: not valid JSON: {exc}") from exc
+    parsed = parse_json(data, source)
     if not isinstance(parsed, list):
         raise CorruptArchiveError(f"{source}: expected a JSON array of event batches")
     return [dict_to_message(item, History, source=source, ignore_unknown_fields=True) for item in parsed]

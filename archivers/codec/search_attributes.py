@@ -25,6 +25,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import IndexedValueType
 
 from archivers.codec.gojson import format_go_float, go_json_float, go_json_string
+from archivers.nesting import nesting_limit
 from archivers.timefmt import INT64_MAX, INT64_MIN, ParsedTime, format_rfc3339_nano, parse_rfc3339
 
 DateTimeValue = ParsedTime
@@ -148,12 +149,18 @@ def _unspecified(text: str) -> SearchAttributeValue:
             continue
     if _is_json_array(text):
         try:
-            items = json.loads(text)
+            items = _load_json(text)
             if isinstance(items, list):
                 return items
         except ValueError:
             pass
     return text
+
+
+def _load_json(data: str | bytes) -> Any:
+    """``json.loads``, with nesting too deep to decode a ``ValueError`` like any other bad JSON."""
+    with nesting_limit(ValueError, "search attribute value"):
+        return json.loads(data)
 
 
 def _is_json_array(text: str) -> bool:
@@ -175,7 +182,7 @@ def parse_stored_value(text: str, value_type: int) -> SearchAttributeValue:
         if value_type not in TYPE_SHORT_NAMES:
             raise ValueError(f"invalid search attribute type {value_type!r}")
         try:
-            items = json.loads(text)
+            items = _load_json(text)
         except ValueError as exc:
             raise ValueError(f"invalid JSON array {text!r}: {exc}") from None
         if not isinstance(items, list):
@@ -264,7 +271,7 @@ def payload_to_value(payload: Payload, value_type: int = UNSPECIFIED, *,
     if encoding != b"json/plain":
         raise ValueError(f"unsupported search attribute payload encoding {encoding!r}")
     try:
-        data = json.loads(payload.data)
+        data = _load_json(payload.data)
     except ValueError as exc:
         raise ValueError(f"invalid JSON in search attribute payload: {exc}") from None
     return _typed_from_json(data, value_type, allow_list)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,6 @@ from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.protojson import dict_to_message
-from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest
 from archivers.query import Constraints, TimeRange
 from archivers.store.base import ObjectStore
@@ -115,14 +113,6 @@ class VisibilityLayout(abc.ABC):
 
 class ObjectLayout(HistoryLayout, VisibilityLayout):
     """A whole object layout: what a layout module exports as ``LAYOUT``."""
-
-
-def parse_json(data: bytes, source: str) -> Any:
-    """``data`` parsed as JSON; :class:`CorruptArchiveError` naming ``source`` if it is not JSON."""
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptArchiveError(f"{source}: not valid JSON: {exc}") from exc
 
 
 def close_and_start(record: VisibilityRecord) -> tuple[Timestamp | None, Timestamp | None]:

@@ -24,7 +24,9 @@ from archivers.codec.naming import fingerprint
 from archivers.codec.protojson import decode_message, dict_to_message
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidPageTokenError
 from archivers.localfiles import translate_os_error
+from archivers.nesting import nesting_limit
 from archivers.query import CompiledQuery
+from archivers.timefmt import INT64_MAX, INT64_MIN
 from archivers.visibility_query import Candidate
 
 HISTORY_SUFFIX = ".history"
@@ -84,14 +86,16 @@ def json_array(lines: Iterable[bytes]) -> Iterator[bytes]:
 def parse_history_token(token: bytes) -> tuple[int, int]:
     """Temporal's filestore token ``{"CloseFailoverVersion":n,"NextBatchIdx":n}``, strictly checked."""
     try:
-        parsed = json.loads(token)
+        with nesting_limit(InvalidPageTokenError, "invalid next page token"):
+            parsed = json.loads(token)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPageTokenError("invalid next page token: not valid JSON") from exc
     if not isinstance(parsed, dict) or not set(parsed) <= {"CloseFailoverVersion", "NextBatchIdx"}:
         raise InvalidPageTokenError("invalid next page token: not a filestore history token")
     version = parsed.get("CloseFailoverVersion", 0)
     index = parsed.get("NextBatchIdx", 0)
-    if type(version) is not int or type(index) is not int or index < 0:
+    if type(version) is not int or type(index) is not int or not (INT64_MIN <= version <= INT64_MAX
+                                                                    and 0 <= index <= INT64_MAX):
         raise InvalidPageTokenError("invalid next page token: bad field values")
     return version, index
 
@@ -104,7 +108,8 @@ def history_token(version: int, next_index: int) -> bytes:
 def decode_batch(raw: bytes, path: str) -> History:
     """One batch of a history file (its bytes at one span)."""
     try:
-        parsed = json.loads(raw)
+        with nesting_limit(CorruptArchiveError, path):
+            parsed = json.loads(raw)
     except ValueError as exc:
         raise CorruptArchiveError(f"{path}: not valid JSON: {exc}") from exc
     return dict_to_message(parsed, History, source=path, ignore_unknown_fields=True)
@@ -130,7 +135,8 @@ def batch_spans(data: bytes, path: str) -> Spans:
     while True:
         try:
             value: Any
-            value, end = decoder.raw_decode(text, pos)
+            with nesting_limit(CorruptArchiveError, path):
+                value, end = decoder.raw_decode(text, pos)
         except ValueError as exc:
             raise CorruptArchiveError(f"{path}: not a valid history file: {exc}") from exc
         if not isinstance(value, dict) or not isinstance(value.get("events", []), list):

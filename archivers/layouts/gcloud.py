@@ -21,9 +21,10 @@ from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.naming import gcloud_fingerprint as h
+from archivers.codec.protojson import parse_json
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start, parse_json
+from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start
 from archivers.layouts.s3store import NANOS, key_time, parse_key_time, time_prefix
 from archivers.query import Constraints
 from archivers.store.base import ObjectStore

@@ -24,10 +24,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeader, VisibilityRecord
-from archivers.codec.protojson import dict_to_message, encode_message
+from archivers.codec.protojson import dict_to_message, encode_message, parse_json
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start, parse_json
+from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start
 from archivers.query import Constraints
 from archivers.store.base import ObjectStore
 

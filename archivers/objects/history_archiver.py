@@ -30,6 +30,7 @@ from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, RunRequest
 from archivers.objects.access import ObjectStoreAccess, StoreProvider, URICheck
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.store.base import ObjectNotFoundError, ObjectStore
+from archivers.timefmt import INT64_MAX, INT64_MIN
 from archivers.tokens import decode_token, encode_token
 from archivers.uri import URI
 
@@ -299,8 +300,8 @@ def _parse_state(state: object) -> tuple[int, int, int, int, int, int]:
     if (
         not isinstance(state, list)
         or len(state) != 6
-        or not all(type(v) is int for v in state)
-        or not state[1] <= state[3] <= state[2]
+        or not all(type(v) is int and INT64_MIN <= v <= INT64_MAX for v in state)
+        or not 0 <= state[1] <= state[3] <= state[2]
         or state[4] < 0
         or state[5] < 1
     ):

@@ -26,10 +26,11 @@ from archivers.query.compiled import CompiledQuery, compile_query
 from archivers.query.constraints import Constraints, TimeRange, derive_constraints
 from archivers.query.evaluate import evaluate, field_value, matches
 from archivers.query.paging import Page, effective_order, paginate, validate_cursor
-from archivers.query.parser import parse_query
+from archivers.query.parser import MAX_QUERY_BYTES, parse_query
 from archivers.query.printer import to_query_string
 
 __all__ = [
+    "MAX_QUERY_BYTES",
     "And",
     "Between",
     "Comparison",

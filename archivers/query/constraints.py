@@ -19,7 +19,8 @@ time is missing never satisfies a time predicate, so a bounded range also implie
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,7 +70,7 @@ class TimeRange:
 
 
 _ALL = TimeRange()
-_SetOp = Callable[[frozenset[Any] | None, frozenset[Any] | None], frozenset[Any] | None]
+_SetOp = Callable[[Sequence[frozenset[Any] | None]], frozenset[Any] | None]
 _RangeOp = Callable[[TimeRange, TimeRange], TimeRange]
 
 
@@ -95,44 +96,51 @@ class Constraints:
         sets = (self.workflow_ids, self.run_ids, self.workflow_types, self.statuses)
         return any(s is not None and not s for s in sets) or self.close_time.is_empty or self.start_time.is_empty
 
-    def intersect(self, other: Constraints) -> Constraints:
-        """Constraints satisfied by records satisfying both."""
-        return self._combine(other, _meet, TimeRange.intersect)
+    def intersect(self, *others: Constraints) -> Constraints:
+        """Constraints satisfied by records satisfying this and every one of ``others``.
 
-    def union(self, other: Constraints) -> Constraints:
-        """Constraints satisfied by records satisfying either."""
-        if self.is_empty:
-            return other
-        if other.is_empty:
+        Linear in the total size of the value sets (all sets are met at once, not pairwise).
+        """
+        return _combine((self, *others), _meet, TimeRange.intersect)
+
+    def union(self, *others: Constraints) -> Constraints:
+        """Constraints satisfied by records satisfying this or any of ``others``.
+
+        Provably empty operands are dropped. Linear in the total size of the value sets (all sets
+        are joined at once: joining one at a time would copy the growing set each time).
+        """
+        parts = [part for part in (self, *others) if not part.is_empty]
+        if not parts:
             return self
-        return self._combine(other, _join, TimeRange.hull)
-
-    def _combine(self, other: Constraints, sets: _SetOp, ranges: _RangeOp) -> Constraints:
-        """Field by field: ``sets`` on the value sets, ``ranges`` on the time ranges."""
-        return Constraints(
-            sets(self.workflow_ids, other.workflow_ids),
-            sets(self.run_ids, other.run_ids),
-            sets(self.workflow_types, other.workflow_types),
-            sets(self.statuses, other.statuses),
-            ranges(self.close_time, other.close_time),
-            ranges(self.start_time, other.start_time),
-        )
+        return _combine(parts, _join, TimeRange.hull)
 
 
-def _meet(a: frozenset[object] | None, b: frozenset[object] | None) -> frozenset[Any] | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a & b
+def _combine(parts: Sequence[Constraints], sets: _SetOp, ranges: _RangeOp) -> Constraints:
+    """Field by field: ``sets`` on all operands' value sets at once, ``ranges`` folded over the time ranges."""
+    return Constraints(
+        sets([p.workflow_ids for p in parts]),
+        sets([p.run_ids for p in parts]),
+        sets([p.workflow_types for p in parts]),
+        sets([p.statuses for p in parts]),
+        functools.reduce(ranges, [p.close_time for p in parts]),
+        functools.reduce(ranges, [p.start_time for p in parts]),
+    )
 
 
-def _join(a: frozenset[object] | None, b: frozenset[object] | None) -> frozenset[Any] | None:
-    if a is None or b is None:
+def _meet(sets: Sequence[frozenset[Any] | None]) -> frozenset[Any] | None:
+    """The intersection of the constrained sets (``None``: no operand constrains)."""
+    given = sorted((s for s in sets if s is not None), key=len)
+    if not given:
         return None
-    return a | b
+    return given[0].intersection(*given[1:])
 
 
+def _join(sets: Sequence[frozenset[Any] | None]) -> frozenset[Any] | None:
+    """The union of the sets, or ``None`` when any operand is unconstrained."""
+    constrained = [s for s in sets if s is not None]
+    if len(constrained) < len(sets):
+        return None
+    return frozenset().union(*constrained)
 
 
 def _compare_range(op: str, value: int) -> TimeRange:
@@ -189,16 +197,10 @@ def derive_constraints(expr: Expr | None) -> Constraints:
     if isinstance(expr, Not):
         return derive_constraints(_negate(expr.term))
     if isinstance(expr, And):
-        result = Constraints()
-        for term in expr.terms:
-            result = result.intersect(derive_constraints(term))
-        return result
+        return Constraints().intersect(*(derive_constraints(term) for term in expr.terms))
     if isinstance(expr, Or):
-        parts = [derive_constraints(term) for term in expr.terms]
-        result = parts[0]
-        for part in parts[1:]:
-            result = result.union(part)
-        return result
+        first, *rest = (derive_constraints(term) for term in expr.terms)
+        return first.union(*rest)
     if expr.field == CLOSE_TIME:
         return Constraints(close_time=_range_of(expr))
     if expr.field == START_TIME:

@@ -13,6 +13,7 @@ added before the cursor position is simply not seen). Selecting a page of ``P`` 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from archivers.errors import InvalidPageTokenError
 from archivers.query.ast import OrderItem, ValueKind
 from archivers.query.evaluate import field_value
 from archivers.query.fields import CLOSE_TIME, RUN_ID
+from archivers.timefmt import INT64_MAX, INT64_MIN, MAX_NANOS, MIN_NANOS
 
 CursorValue = str | int | float | bool | None
 DEFAULT_ORDER: tuple[OrderItem, ...] = (OrderItem(CLOSE_TIME, descending=True),)
@@ -85,22 +87,37 @@ def _key(values: Sequence[CursorValue], order: Sequence[OrderItem]) -> tuple[Any
     return tuple(_component(v, item.descending) for v, item in zip(values, order, strict=True))
 
 
+_INT_RANGES: dict[ValueKind, tuple[int, int]] = {
+    ValueKind.INT: (INT64_MIN, INT64_MAX),
+    ValueKind.DOUBLE: (INT64_MIN, INT64_MAX),
+    ValueKind.DATETIME: (MIN_NANOS, MAX_NANOS),  # a valid protobuf Timestamp: years 1 to 9999
+    ValueKind.DURATION: (INT64_MIN, INT64_MAX),  # Go's time.Duration
+    ValueKind.STATUS: (-(1 << 31), (1 << 31) - 1),  # a 32-bit enum value
+}
+
+
 def _fits(value: Any, kind: ValueKind) -> bool:
+    """Whether ``value`` is a value a record can have for a field of ``kind`` (``None``: missing)."""
     if value is None:
         return True
     if kind in (ValueKind.KEYWORD, ValueKind.TEXT):
         return isinstance(value, str)
     if kind is ValueKind.BOOL:
         return isinstance(value, bool)
-    if isinstance(value, bool):
+    if isinstance(value, float):
+        return kind in (ValueKind.INT, ValueKind.DOUBLE) and math.isfinite(value)
+    if type(value) is not int or kind not in _INT_RANGES:
         return False
-    if kind in (ValueKind.INT, ValueKind.DOUBLE):
-        return isinstance(value, (int, float))
-    return isinstance(value, int)
+    low, high = _INT_RANGES[kind]
+    return low <= value <= high
 
 
 def validate_cursor(cursor: Any, order: Sequence[OrderItem]) -> list[CursorValue]:
-    """Check a decoded cursor's shape against ``order``; raise :class:`InvalidPageTokenError` if wrong."""
+    """Check a decoded cursor against ``order``; raise :class:`InvalidPageTokenError` if it is wrong.
+
+    Each value must have its sort key's type and lie in its field's range (64-bit ints, finite
+    doubles, times of a valid protobuf Timestamp, 64-bit nanosecond durations, 32-bit statuses).
+    """
     if not isinstance(cursor, list) or len(cursor) != len(order):
         raise InvalidPageTokenError("page token does not belong to this query (wrong sort key length)")
     for value, item in zip(cursor, order, strict=True):

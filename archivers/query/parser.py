@@ -41,6 +41,15 @@ _ALLOWED_OPS: dict[ValueKind, frozenset[str]] = {
     ValueKind.STATUS: frozenset({"=", "!=", "IN"}),
 }
 MAX_DEPTH = 100
+MAX_QUERY_BYTES = 256 * 1024
+"""The longest query accepted, in UTF-8 bytes.
+
+Generous for real use: hand-written and generated queries are a few hundred bytes to a few
+kilobytes, and even an ``IN`` list of 5,000 run ids (36-character UUIDs) is about 200 KB. Planning
+is linear in the query's length, so a query of this size is planned in well under a second; the
+bound keeps a hostile or mistaken multi-megabyte query (a sidecar message may be up to 64 MiB) from
+holding a worker.
+"""
 _PRECISION_FIELD = Field(SEARCH_PRECISION, ValueKind.KEYWORD)
 
 
@@ -303,11 +312,18 @@ class _Parser:
         return node
 
 
-def parse_query(text: str, search_attribute_types: Mapping[str, int] | None = None) -> q.Query:
+def parse_query(text: str, search_attribute_types: Mapping[str, int] | None = None, *,
+                max_bytes: int = MAX_QUERY_BYTES) -> q.Query:
     """Parse a List Filter query into a :class:`~archivers.query.ast.Query`.
 
     ``search_attribute_types`` maps custom search attribute names to ``IndexedValueType`` values.
     An empty or blank query gives ``Query(None, ())``. Raises :class:`QueryError` (with the
-    0-based position of the problem and a suggestion where one helps) for anything it rejects.
+    0-based position of the problem and a suggestion where one helps) for anything it rejects,
+    including a query longer than ``max_bytes`` UTF-8 bytes (:data:`MAX_QUERY_BYTES` unless a
+    caller, such as a benchmark, raises it), checked before any parsing. Parsing takes time linear
+    in the query's length.
     """
+    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise QueryError(f"query is longer than the maximum of {max_bytes} bytes",
+                         suggestion="split it into several queries")
     return _Parser(text, search_attribute_types or {}).parse()
