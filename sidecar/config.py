@@ -32,6 +32,7 @@ exist when the config is loaded. Errors name the file and the key (``sidecar.tls
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,16 +147,18 @@ def load_sidecar_config(path: str | None) -> SidecarConfig:
         archival=archival,
         max_concurrent_rpcs=concurrent,
         max_message_bytes=message_bytes,
-        tls=_tls(section.get("tls"), path),
+        tls=_tls(section, path),
         metrics_listen=_metrics(section.get("metrics"), path),
         logs=_logs(section.get("logs"), path),
     )
 
 
-def _tls(value: Any, path: str) -> TLSConfig | None:
-    if value is None:
+def _tls(sidecar: Mapping[str, Any], path: str) -> TLSConfig | None:
+    if "tls" not in sidecar:
         return None
-    section = _mapping(value, "sidecar.tls", path)
+    if sidecar["tls"] is None:  # "tls:" with no value must not silently mean plaintext
+        raise ConfigError(f"{path}: sidecar.tls is empty: set certFile and keyFile, or remove it for plaintext")
+    section = _mapping(sidecar["tls"], "sidecar.tls", path)
     _known(section, "sidecar.tls", ("certFile", "keyFile", "clientCaFile"), path)
     files: dict[str, str | None] = {}
     for key in ("certFile", "keyFile", "clientCaFile"):
@@ -167,7 +170,49 @@ def _tls(value: Any, path: str) -> TLSConfig | None:
     if cert_file is None or key_file is None:
         missing = "certFile" if cert_file is None else "keyFile"
         raise ConfigError(f"{path}: sidecar.tls.{missing} is required when sidecar.tls is set")
-    return TLSConfig(cert_file=cert_file, key_file=key_file, client_ca_file=files["clientCaFile"])
+    tls = TLSConfig(cert_file=cert_file, key_file=key_file, client_ca_file=files["clientCaFile"])
+    problem = tls_problem(tls)
+    if problem is not None:
+        raise ConfigError(f"{path}: {problem}")
+    return tls
+
+
+def tls_problem(tls: TLSConfig) -> str | None:
+    """What is wrong with the PEM files of ``tls`` (naming the ``sidecar.tls`` key), or ``None``.
+
+    Loads them as the server will: ``certFile`` must hold a PEM certificate chain, ``keyFile`` the
+    unencrypted private key of its first certificate, ``clientCaFile`` (if set) PEM CA certificates.
+    Unreadable files are reported too. Never includes file contents.
+    """
+    try:
+        ssl.create_default_context(cafile=tls.cert_file)
+    except (ssl.SSLError, OSError) as exc:
+        return f"sidecar.tls.certFile: {tls.cert_file} is not a readable PEM certificate chain ({_reason(exc)})"
+    if tls.client_ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=tls.client_ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            return (
+                f"sidecar.tls.clientCaFile: {tls.client_ca_file} is not a readable PEM CA bundle ({_reason(exc)})"
+            )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file, password=_no_password)
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            return f"sidecar.tls.keyFile: {tls.key_file} is not the private key of certificate {tls.cert_file}"
+        return f"sidecar.tls.keyFile: {tls.key_file} is not a readable unencrypted PEM private key ({_reason(exc)})"
+    except OSError as exc:
+        return f"sidecar.tls.keyFile: cannot read {tls.key_file} ({_reason(exc)})"
+    return None
+
+
+def _no_password() -> bytes:
+    raise ssl.SSLError("the key is encrypted; the sidecar needs an unencrypted key")
+
+
+def _reason(exc: OSError) -> str:
+    return str(getattr(exc, "reason", None) or exc.strerror or exc)
 
 
 def _metrics(value: Any, path: str) -> str | None:

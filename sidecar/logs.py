@@ -31,6 +31,22 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 """Line layout of the ``text`` format (structured fields follow as ``key=value``)."""
 
 
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control(text: str) -> str:
+    r"""``text`` with every character that is not printable (bar the space) written as a Python escape.
+
+    Newline, carriage return, tab, ESC and the other C0 and C1 controls, line and paragraph separators
+    and any other non-printable character become ``\n``, ``\x1b``, ``\u2028``..., so a value
+    taken from a request can never start a new log line or drive a terminal. Printable text,
+    backslashes included, is unchanged.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
 def redact_uri(uri: str) -> str:
     """``uri`` without userinfo, query or fragment: ``s3://k:s@host/p?x=1`` becomes ``s3://host/p``."""
     match = _URI.fullmatch(uri)
@@ -73,15 +89,41 @@ class TextFormatter(logging.Formatter):
         super().__init__(TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        """Format ``record``, append its structured fields, redact URIs."""
+        """Format ``record``, append its structured fields, escape control characters, redact URIs.
+
+        The message, the logger name, the request id and every field key and value pass through
+        :func:`escape_control`, so the head line is always one line; a traceback keeps its line
+        breaks but has every other control character escaped.
+        """
         if not hasattr(record, "request_id"):
             record.request_id = REQUEST_ID.get() or "-"
         line = super().format(record)
-        extra = " ".join(f"{key}={value}" for key, value in _fields(record).items())
+        fields = _fields(record).items()
+        extra = " ".join(f"{escape_control(str(key))}={escape_control(str(value))}" for key, value in fields)
         if extra:
             head, newline, tail = line.partition("\n")
             line = f"{head} {extra}{newline}{tail}"
         return redact_text(line)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The head line of ``record`` with its message, logger name and request id escaped."""
+        safe = logging.makeLogRecord(record.__dict__)
+        safe.message = escape_control(record.message)
+        safe.name = escape_control(record.name)
+        safe.request_id = escape_control(str(getattr(record, "request_id", "-")))
+        return super().formatMessage(safe)
+
+    def formatException(self, ei: Any) -> str:
+        """The traceback of ``ei``, one frame line per line, other control characters escaped."""
+        return _escape_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        """``stack_info`` line by line, other control characters escaped."""
+        return _escape_lines(super().formatStack(stack_info))
+
+
+def _escape_lines(text: str) -> str:
+    return "\n".join(escape_control(line) for line in text.split("\n"))
 
 
 class JSONFormatter(logging.Formatter):
@@ -103,7 +145,9 @@ class JSONFormatter(logging.Formatter):
         elif record.exc_text:
             document["exception"] = record.exc_text
         redacted = {key: redact_text(value) if isinstance(value, str) else value for key, value in document.items()}
-        return json.dumps(redacted, default=str, ensure_ascii=False)
+        # json escapes C0 controls; C1 controls and U+2028/U+2029 (line breaks to some readers) too:
+        text = json.dumps(redacted, default=str, ensure_ascii=False)
+        return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def make_handler(config: LogConfig, stream: TextIO | None = None) -> logging.Handler:

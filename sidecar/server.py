@@ -32,6 +32,7 @@ from sidecar.config import (
     DEFAULT_MAX_WORKERS,
     SidecarConfig,
     TLSConfig,
+    tls_problem,
 )
 from sidecar.interceptors import ObservabilityInterceptor
 from sidecar.metrics import SidecarMetrics
@@ -172,7 +173,14 @@ class SidecarServer:
 
 
 def _server_credentials(tls: TLSConfig) -> grpc.ServerCredentials:
-    """Credentials from the PEM files of ``tls``; with a client CA, clients must present a cert it signed."""
+    """Credentials from the PEM files of ``tls``; with a client CA, clients must present a cert it signed.
+
+    Raises :class:`InvalidArgumentError` naming the ``sidecar.tls`` key if a file does not load
+    (see :func:`sidecar.config.tls_problem`), before anything is bound.
+    """
+    problem = tls_problem(tls)
+    if problem is not None:
+        raise InvalidArgumentError(problem)
     try:
         with open(tls.key_file, "rb") as handle:
             key = handle.read()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from sidecar.config import TLSConfig, load_sidecar_config
 from sidecar.server import SidecarServer
 
 SERVER_NAME = "sidecar.test"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -261,3 +265,64 @@ def test_config_tls_errors_name_file_and_key(tmp_path: Path, pki: PKI, tls: str,
         load_sidecar_config(str(config))
     assert str(config) in str(caught.value)
     assert message in str(caught.value)
+
+
+BAD_TLS = {
+    "no value": ("  tls:\n", "sidecar.tls is empty"),
+    "key of another certificate": (
+        "  tls: {{certFile: '{cert}', keyFile: '{client_key}'}}\n",
+        "sidecar.tls.keyFile: {client_key} is not the private key of certificate {cert}",
+    ),
+    "garbage certificate": (
+        "  tls: {{certFile: '{garbage}', keyFile: '{key}'}}\n",
+        "sidecar.tls.certFile: {garbage} is not a readable PEM certificate chain",
+    ),
+    "key file holding a certificate": (
+        "  tls: {{certFile: '{cert}', keyFile: '{cert}'}}\n",
+        "sidecar.tls.keyFile: {cert} is not a readable unencrypted PEM private key",
+    ),
+    "client CA that is not PEM": (
+        "  tls: {{certFile: '{cert}', keyFile: '{key}', clientCaFile: '{garbage}'}}\n",
+        "sidecar.tls.clientCaFile: {garbage} is not a readable PEM CA bundle",
+    ),
+    "unreadable key": (
+        "  tls: {{certFile: '{cert}', keyFile: '{directory}'}}\n",
+        "sidecar.tls.keyFile:",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TLS))
+def test_serve_refuses_a_bad_tls_setting_before_listening(tmp_path: Path, pki: PKI, case: str) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    names = {
+        "cert": pki.server.cert,
+        "key": pki.server.key,
+        "client_key": pki.client.key,
+        "garbage": garbage,
+        "directory": tmp_path,
+    }
+    section, message = BAD_TLS[case]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "sidecar.yaml"
+    config.write_text(f"sidecar:\n  listen: 127.0.0.1:{port}\n" + section.format(**names) + "archival: {}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "archivers.cli", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message.format(**names) in result.stderr
+    assert "cannot listen" not in result.stderr and "listening on" not in result.stderr
+    assert "PRIVATE KEY" not in result.stderr
+
+
+def test_server_refuses_a_mismatched_key_before_binding(pki: PKI) -> None:
+    server = SidecarServer(listen="127.0.0.1:0", grace=0, tls=TLSConfig(str(pki.server.cert), str(pki.client.key)))
+    with pytest.raises(InvalidArgumentError, match=r"sidecar\.tls\.keyFile: .* is not the private key of certificate"):
+        server.start()

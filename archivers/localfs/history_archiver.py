@@ -21,9 +21,8 @@ from temporalio.api.history.v1 import History
 from archivers.codec.protojson import decode_histories, encode_message
 from archivers.errors import (
     ArchiveNotFoundError,
+    ArchiverError,
     CorruptArchiveError,
-    HistoryMutatedError,
-    InvalidHistoryError,
     InvalidPageTokenError,
     TransientError,
 )
@@ -86,8 +85,11 @@ class FilestoreHistoryArchiver(HistoryArchiver):
             checked = CheckedBatches(request, batches, resume.last_event_id)
             try:
                 _append(partial, checked, progress)
-            except (HistoryMutatedError, InvalidHistoryError):
-                os.unlink(partial_path)  # input no retry can fix: leave no trace of it
+            except BaseException as exc:
+                # Input no retry can fix, or a stream that ended before storing anything: leave no
+                # trace. A retryable failure after progress keeps the partial file to resume from.
+                if (isinstance(exc, ArchiverError) and not exc.retryable) or partial.tell() == 0:
+                    os.unlink(partial_path)
                 raise
             if checked.empty and resume.last_event_id == 0:
                 os.unlink(partial_path)  # the history is already gone: nothing to archive
