@@ -17,16 +17,21 @@ The wire maps these classes to gRPC status codes and the CLI to exit codes, each
 
 from __future__ import annotations
 
+from archivers.redact import redact
+
 
 class ArchiverError(Exception):
     """Root of every error raised by this library.
 
-    ``retryable`` defaults to the class attribute and may be overridden per instance.
+    ``retryable`` defaults to the class attribute and may be overridden per instance. The message
+    is passed through :func:`archivers.redact.redact`, so no error ever carries a URI's credentials
+    or a secret parameter, whichever code built it.
     """
 
     retryable: bool = True
 
     def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         if retryable is not None:

@@ -108,6 +108,20 @@ class FileModes:
     dir_mode: int = 0o766
 
 
+def check_os_path(uri: URI, path: str) -> None:
+    """Raise :class:`InvalidURIError` unless the OS can name ``path`` (the local directory of ``uri``).
+
+    A NUL (``%00`` in the URI) ends a path for the OS, and a string the file system encoding cannot
+    encode has no bytes: either would only fail later, at the first write.
+    """
+    if "\0" in path:
+        raise InvalidURIError(f"URI {uri} holds a NUL character (%00), which no local path can contain")
+    try:
+        os.fsencode(path)
+    except UnicodeError:
+        raise InvalidURIError(f"URI {uri} holds characters a local path cannot contain") from None
+
+
 def validate_dir_uri(uri: URI) -> None:
     """Check a ``file://`` URI as Temporal's filestore does: scheme ``file`` and an absolute directory path."""
     if uri.scheme != "file":
@@ -118,5 +132,6 @@ def validate_dir_uri(uri: URI) -> None:
         raise InvalidURIError(f"file URI {uri} has an empty directory path")
     if not uri.path.startswith("/"):
         raise InvalidURIError(f"file URI {uri} must hold an absolute directory path")
+    check_os_path(uri, uri.path)
     if os.path.exists(uri.path) and not os.path.isdir(uri.path):
         raise InvalidURIError(f"file URI {uri} names a file, not a directory")

@@ -78,7 +78,10 @@ def as_uri(value: URI | str) -> URI:
 def _unquote(text: str, part: str) -> str:
     if _BAD_ESCAPE.search(part):
         raise InvalidURIError(f"invalid percent-escape in URI {text!r}")
-    return urllib.parse.unquote(part, errors="strict")
+    try:
+        return urllib.parse.unquote(part, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidURIError(f"percent-escapes in URI {text!r} are not UTF-8") from None
 
 
 def _split_host_port(text: str, hostport: str) -> tuple[str, str]:

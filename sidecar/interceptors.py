@@ -21,11 +21,12 @@ from typing import Any
 
 import grpc
 
+from archivers.redact import redact_uri
 from archivers.uri import URI
 from archivers.wire.status import Metadata, error_info
 from archivers.wire.status import is_retryable as status_is_retryable
 from sidecar import SERVICE_NAME
-from sidecar.logs import REQUEST_ID, redact_uri
+from sidecar.logs import REQUEST_ID
 from sidecar.metrics import SidecarMetrics
 
 REQUEST_ID_KEY = "x-request-id"

@@ -2,8 +2,9 @@
 
 :func:`configure_logging` installs one handler on the root logger. Every record it writes gets
 ``request_id`` (from :data:`REQUEST_ID`, set by :mod:`sidecar.interceptors` around each call) and
-has URIs in its text redacted by :func:`redact_text`: userinfo (``user:password@``), query and
-fragment are removed, since S3-compatible or fsspec URIs may carry keys there. Structured fields
+has its text passed through :func:`archivers.redact.redact` (the project's one redaction): URIs lose
+userinfo (``user:password@``), query and fragment, since S3-compatible or fsspec URIs may carry keys
+there, and secret parameters such as ``AccountKey=`` lose their values. Structured fields
 go in a record's ``fields`` attribute (``logger.info("call", extra={"fields": {...}})``); the
 JSON formatter emits them as keys, the text formatter as ``key=value`` pairs. Settings mappings
 must never be logged; nothing here logs them.
@@ -20,12 +21,11 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from archivers.redact import redact as redact_text
 from sidecar.config import LogConfig
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("archiver_sidecar_request_id", default=None)
 """The id of the call the current thread serves (``None`` outside a call)."""
-
-_URI = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*)://([^\s'\"<>]*)")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 """Line layout of the ``text`` format (structured fields follow as ``key=value``)."""
@@ -45,26 +45,6 @@ def escape_control(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` without userinfo, query or fragment: ``s3://k:s@host/p?x=1`` becomes ``s3://host/p``."""
-    match = _URI.fullmatch(uri)
-    if match is None:
-        return uri.split("?", 1)[0].split("#", 1)[0]
-    return _redacted(match)
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every ``scheme://...`` in it passed through :func:`redact_uri`."""
-    return _URI.sub(_redacted, text)
-
-
-def _redacted(match: re.Match[str]) -> str:
-    rest = match.group(2).split("?", 1)[0].split("#", 1)[0]
-    authority, slash, path = rest.partition("/")
-    host = authority.rpartition("@")[2]
-    return f"{match.group(1)}://{host}{slash}{path}"
 
 
 class RequestIdFilter(logging.Filter):

@@ -29,12 +29,13 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.progress import ArchiveProgress
+from archivers.redact import redact, redact_uri
 from archivers.registry import get_visibility_archiver, register_backend, unregister_backend
 from archivers.remote import RemoteHistoryArchiver, connect
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI
 from sidecar.config import LogConfig, load_sidecar_config
-from sidecar.logs import make_handler, redact_text, redact_uri
+from sidecar.logs import make_handler
 from sidecar.server import SidecarServer
 
 SECRET = "pa55w0rd-secret"
@@ -215,7 +216,7 @@ def test_redaction_helpers() -> None:
     assert redact_uri(f"s3://k:{SECRET}@bucket/a/b?x={SECRET}#f") == "s3://bucket/a/b"
     assert redact_uri("file:///var/archive") == "file:///var/archive"
     line = f"failed for 'azblob://acct:{SECRET}@host/c?sv={SECRET}' and gs://b/p"
-    assert redact_text(line) == "failed for 'azblob://host/c' and gs://b/p"
+    assert redact(line) == "failed for 'azblob://host/c' and gs://b/p"
 
 
 def test_max_message_bytes_is_enforced() -> None:

@@ -57,6 +57,7 @@ from archivers.interfaces import (
     VisibilityArchiver,
 )
 from archivers.paging import Listing, iter_history_events
+from archivers.redact import redact
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.uri import URI
 
@@ -308,7 +309,7 @@ def put_command(
     archiver.archive(parsed, request, history.batches)
     click.echo(
         f"archived {history.event_count} events of workflow {workflow_id!r} run {run_id!r} "
-        f"(close failover version {request.close_failover_version}) to {uri}"
+        f"(close failover version {request.close_failover_version}) to {redact(uri)}"
     )
 
 
@@ -325,7 +326,7 @@ def put_visibility_command(uri: str, record_path: str, config_path: str | None) 
     records = read_visibility_records(record_path)
     for record in records:
         archiver.archive(parsed, record)
-    click.echo(f"archived {len(records)} visibility record{'s' if len(records) != 1 else ''} to {uri}")
+    click.echo(f"archived {len(records)} visibility record{'s' if len(records) != 1 else ''} to {redact(uri)}")
 
 
 # -- query --------------------------------------------------------------------------------------
@@ -409,7 +410,7 @@ def validate_uri_command(uri: str, kind: str | None, config_path: str | None) ->
         else:
             visibility, parsed = _archiver(_VISIBILITY, uri, config_path)
             visibility.validate_uri(parsed)
-    click.echo(f"valid {' and '.join(kinds)} archival URI: {uri}")
+    click.echo(f"valid {' and '.join(kinds)} archival URI: {redact(uri)}")
 
 
 # -- entry point --------------------------------------------------------------------------------
@@ -452,8 +453,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(error: BaseException, message: str, code: int, state: CliState) -> int:
     if state.debug:
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-    click.echo(f"error: {_one_line(message) or type(error).__name__}", err=True)
+        sys.stderr.write(redact("".join(traceback.format_exception(type(error), error, error.__traceback__))))
+    click.echo(f"error: {_one_line(redact(message)) or type(error).__name__}", err=True)
     return code
 
 

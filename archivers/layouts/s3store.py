@@ -11,6 +11,15 @@ HistoryBlob per object). Visibility: one record under four index keys
 
 A query lists one index per workflow id (or type) it pins, below the time prefix shared by the
 bounds of the close (or start) time it asks for; else the namespace's whole by-type index.
+
+Ids go into keys unescaped, as upstream writes them (escaping would hide every archive Temporal
+wrote), so a namespace, workflow or run id must be exactly one key segment: one holding ``/``
+would share keys with another run (workflow ``a`` run ``b/r`` and workflow ``a/b`` run ``r``), and
+``.``, ``..`` or NUL are not a segment every store keeps as written. :func:`check_key_ids` refuses
+them with :class:`~archivers.errors.InvalidArgumentError` before any key is built, for history
+archive and get, visibility archive (namespace, workflow and run id) and query (namespace id).
+Workflow type names are not checked: a type is parsed from the left of its index key and the time
+and run id from the right, so a ``/`` in a type cannot make two records share a key.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeader, VisibilityRecord
 from archivers.codec.protojson import dict_to_message, encode_message, parse_json
-from archivers.errors import CorruptArchiveError
+from archivers.errors import CorruptArchiveError, InvalidArgumentError
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start
 from archivers.query import Constraints
@@ -41,8 +50,25 @@ MAX_LISTED_VALUES = 64
 _KEY_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$")
 
 
+_NOT_SEGMENTS = (".", "..")
+
+
 def _join(*parts: str) -> str:
     return "/".join(parts).lstrip("/")
+
+
+def check_key_ids(**ids: str) -> None:
+    """Raise :class:`InvalidArgumentError` (non-retryable) for an id that is not exactly one key segment.
+
+    Refused: ``/`` anywhere (it would alias another run's keys), NUL, and the whole ids ``.`` and
+    ``..`` (path-like stores resolve them). The keywords name the ids in the message.
+    """
+    for name, value in ids.items():
+        if "/" in value or "\0" in value or value in _NOT_SEGMENTS:
+            raise InvalidArgumentError(
+                f"{name.replace('_', ' ')} {value!r} cannot be stored in the s3store layout (s3, azblob, fsspec, "
+                "memory): ids are key segments there, so they must not contain '/' or NUL or be '.' or '..'"
+            )
 
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -123,7 +149,11 @@ class S3StoreLayout(ObjectLayout):
         return f"{self.list_prefix(root, run)}{version}/{index}"
 
     def list_prefix(self, root: str, run: RunRequest) -> str:
-        """See :class:`HistoryLayout`: ``<prefix>/<nsID>/history/<wfID>/<runID>/``."""
+        """See :class:`HistoryLayout`: ``<prefix>/<nsID>/history/<wfID>/<runID>/``.
+
+        Raises :class:`InvalidArgumentError` for ids :func:`check_key_ids` refuses.
+        """
+        check_key_ids(namespace_id=run.namespace_id, workflow_id=run.workflow_id, run_id=run.run_id)
         return _join(root, run.namespace_id, "history", run.workflow_id, run.run_id) + "/"
 
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
@@ -170,7 +200,11 @@ class S3StoreLayout(ObjectLayout):
         return Part(body, header.is_last, header.last_event_id, source, strict=True)
 
     def keys(self, root: str, record: VisibilityRecord) -> list[str]:
-        """See :class:`VisibilityLayout`: the four index keys one record is stored under."""
+        """See :class:`VisibilityLayout`: the four index keys one record is stored under.
+
+        Raises :class:`InvalidArgumentError` for ids :func:`check_key_ids` refuses.
+        """
+        check_key_ids(namespace_id=record.namespace_id, workflow_id=record.workflow_id, run_id=record.run_id)
         keys = []
         close, start = close_and_start(record)
         for primary, value in ((BY_TYPE, record.workflow_type_name), (BY_WORKFLOW_ID, record.workflow_id)):
@@ -184,6 +218,7 @@ class S3StoreLayout(ObjectLayout):
     ) -> Iterator[ListedKey]:
         """List by workflow id or type when the query pins them, by time prefix when it bounds a time."""
         secondary = START if index.by_start else CLOSE
+        check_key_ids(namespace_id=namespace_id)
         suffix = time_prefix(index.times.lower, index.times.upper)
         seen: set[str] = set()
         for prefix in _index_prefixes(root, namespace_id, constraints, secondary):

@@ -57,6 +57,7 @@ from archivers.errors import (
     StoreConfigurationError,
     TransientError,
 )
+from archivers.localfiles import check_os_path
 from archivers.store.base import ListPage, ObjectInfo, ObjectNotFoundError, ObjectStore, StoreKind
 from archivers.uri import URI
 
@@ -314,6 +315,7 @@ def root_and_options(uri: URI, protocol: str, storage_options: Any) -> tuple[str
     if protocol in _LOCAL_PROTOCOLS:
         if uri.host not in ("", "localhost"):
             raise InvalidURIError(f"invalid URI {uri}: a local file URI has no host (fsspec+file:///abs/dir)")
+        check_os_path(uri, uri.path)
         root = uri.path
     elif protocol in _SERVER_PROTOCOLS:
         given = {"host": uri.host, "port": int(uri.port) if uri.port else None}

@@ -41,6 +41,7 @@ from archivers.errors import (
     TransientError,
     UnknownSchemeError,
 )
+from archivers.redact import redact
 
 ERROR_DOMAIN = "temporal-archivers"
 """``ErrorInfo.domain`` of every error the sidecar returns."""
@@ -127,7 +128,12 @@ def mapping_for_reason(reason: str) -> ErrorMapping | None:
 
 
 def build_status(code: grpc.StatusCode, message: str, reason: str, retryable: bool) -> grpc.Status:
-    """A ``grpc.Status`` for ``context.abort_with_status`` with an ``ErrorInfo`` detail (see the module docstring)."""
+    """A ``grpc.Status`` for ``context.abort_with_status`` with an ``ErrorInfo`` detail (see the module docstring).
+
+    ``message`` goes out through :func:`archivers.redact.redact`: the last line of defence, so no
+    status message or detail ever carries a credential, whatever raised the error.
+    """
+    message = redact(message)
     info = error_details_pb2.ErrorInfo(
         reason=reason, domain=ERROR_DOMAIN, metadata={"retryable": "true" if retryable else "false"}
     )
