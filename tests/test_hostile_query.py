@@ -3,6 +3,7 @@ by the library (QueryError), the CLI (exit 2) and the sidecar (INVALID_ARGUMENT,
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,12 +36,17 @@ def or_chain(terms: int) -> str:
 
 
 def _seconds(action: Callable[[], object], runs: int = 3) -> float:
-    """The fastest of ``runs`` runs (the least disturbed by other processes on the machine)."""
+    """The fastest of ``runs`` runs (the least disturbed by other processes), the garbage collector paused."""
     best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            action()
+            best = min(best, time.perf_counter() - start)
+    finally:
+        gc.enable()
     return best
 
 
@@ -49,8 +55,8 @@ def _ratio(phase: Callable[[str], object], small: str, large: str) -> float:
 
 
 def test_planning_time_grows_linearly_with_the_query() -> None:
-    # Phases on chains of 4k and 16k terms (the larger is over MAX_QUERY_BYTES, so the limit is raised).
-    small, large = or_chain(4_000), or_chain(16_000)
+    # Phases on chains of 2k and 16k terms (the larger is over MAX_QUERY_BYTES, so the limit is raised).
+    small, large = or_chain(2_000), or_chain(16_000)
     parsed = {text: parse_query(text, max_bytes=len(text)).where for text in (small, large)}
     record = VisibilityRecord(workflow_id="not-listed", run_id="r")
     phases: dict[str, Callable[[str], object]] = {
@@ -62,10 +68,11 @@ def test_planning_time_grows_linearly_with_the_query() -> None:
     }
     for name, phase in phases.items():
         ratio = _ratio(phase, small, large)
-        # 4x the terms: ~4 when linear, ~16 when quadratic; 8 leaves room for a loaded machine
-        assert ratio < 8, f"{name}: 4x the terms took {ratio:.1f}x the time"
-    ratio = _ratio(compile_query, or_chain(2_000), or_chain(8_000))  # all phases, within the limit
-    assert ratio < 8, f"compile_query: 4x the terms took {ratio:.1f}x the time"
+        # 8x the terms: 8 when linear (up to ~16 as the larger data outgrows the CPU caches), 64 when
+        # quadratic; 32 leaves room for a loaded machine either way
+        assert ratio < 32, f"{name}: 8x the terms took {ratio:.1f}x the time"
+    ratio = _ratio(compile_query, or_chain(1_000), or_chain(8_000))  # all phases, within the limit
+    assert ratio < 32, f"compile_query: 8x the terms took {ratio:.1f}x the time"
 
 
 def test_constraints_of_a_long_or_chain_are_exact() -> None:
