@@ -229,6 +229,38 @@ def test_requests_per_archived_run(target: Target) -> None:
     print("\n".join(report))
 
 
+def test_a_query_asked_again_reads_only_the_records_that_changed(target: Target) -> None:
+    """Records read once are reused while the listing shows the same etag; a rewritten one is read again."""
+    proxy = target.proxy
+    visibility = get_visibility_archiver(target.uri, target.settings)
+    records = make_records(3)
+    for record in records:
+        visibility.archive(target.uri, record)
+    query = QueryVisibilityRequest(records[0].namespace_id, page_size=10, query="")
+
+    def run_ids_and_reads() -> tuple[list[str], list[str]]:
+        _take(proxy)
+        executions = visibility.query(target.uri, query).executions
+        # a record read names the record's key in its path; a listing names only the bucket
+        reads = [path for method, path in map(wire, _take(proxy)) if method == "GET" and "visibility" in path]
+        return sorted(e.execution.run_id for e in executions), reads
+
+    expected = sorted(r.run_id for r in records)
+    first, first_reads = run_ids_and_reads()
+    assert first == expected and len(first_reads) == 3, first_reads
+    again, again_reads = run_ids_and_reads()
+    assert again == expected and again_reads == [], again_reads
+
+    changed = VisibilityRecord()
+    changed.CopyFrom(records[1])
+    changed.history_length += 1
+    visibility.archive(target.uri, changed)
+    third, third_reads = run_ids_and_reads()
+    assert third == expected and len(third_reads) == 1, third_reads
+    lengths = {e.execution.run_id: e.history_length for e in visibility.query(target.uri, query).executions}
+    assert lengths[changed.run_id] == changed.history_length
+
+
 def test_archive_of_an_already_archived_run_costs_one_request_per_part(target: Target) -> None:
     """A retried archive of a complete one-part history: the create answers 'exists', one read tells it is complete."""
     proxy = target.proxy

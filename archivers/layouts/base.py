@@ -14,13 +14,13 @@ from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.protojson import dict_to_message
 from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest
 from archivers.query import Constraints, TimeRange
-from archivers.store.base import ObjectStore
+from archivers.store.base import ObjectInfo, ObjectStore
 
 RunRequest = ArchiveHistoryRequest | GetHistoryRequest
 """A request naming one run (``namespace_id``, ``workflow_id``, ``run_id``)."""
 
-ListedKey = tuple[str, int, int]
-"""``(key, low, high)``: a listed visibility key and the Unix-nanos range its indexed time may have."""
+ListedKey = tuple[ObjectInfo, int, int]
+"""``(object, low, high)``: a listed visibility object and the Unix-nanos range its indexed time may have."""
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ class GcloudLayout(ObjectLayout):
                     continue
                 low, high = name.nanos_range
                 if index.allows(low, high):
-                    yield info.key, low, high
+                    yield info, low, high
 
 
 def _hashes(values: Iterable[str] | None) -> set[str] | None:

@@ -233,7 +233,7 @@ class S3StoreLayout(ObjectLayout):
                     low, high = entry.seconds * NANOS, (entry.seconds + 1) * NANOS - 1
                     if index.allows(low, high):
                         seen.add(entry.run_id)
-                        yield info.key, low, high
+                        yield info, low, high
 
 
 def _index_prefixes(root: str, namespace_id: str, constraints: Constraints, secondary: str) -> list[str]:

@@ -4,11 +4,18 @@ Archive writes the record under each of the layout's keys (4 on s3store, 2 on gc
 compatible layouts' minimum) with plain puts, an idempotent upsert. Query lets the layout list
 only what the query's constraints allow (see :meth:`VisibilityLayout.list_index`) and lets the
 shared runner read only the records that can be on the page.
+
+Records read are kept (up to :data:`RECORD_CACHE_SIZE`, least recently used first out) under
+their key and the etag the listing gave, so the next page of a query, or the same query again,
+costs its listing and no second read of a record that has not changed since. An object whose
+store gives no etag is read every time.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
@@ -19,16 +26,23 @@ from archivers.interfaces import (
     SearchAttributeTypes,
     VisibilityArchiver,
 )
-from archivers.layouts.base import TimeIndex
-from archivers.objects.access import ObjectStoreAccess
+from archivers.layouts.base import ObjectLayout, TimeIndex
+from archivers.objects.access import ObjectStoreAccess, StoreProvider, URICheck
 from archivers.query import CompiledQuery
-from archivers.store.base import ObjectNotFoundError, ObjectStore
+from archivers.store.base import ObjectInfo, ObjectNotFoundError, ObjectStore
 from archivers.uri import URI
 from archivers.visibility_query import Candidate, run_query
+
+RECORD_CACHE_SIZE = 20_000
+"""Records an archiver keeps between queries (a record takes about 1-2 KB in memory)."""
 
 
 class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
     """``VisibilityArchiver`` over an :class:`ObjectStore` in an object layout; see the module docstring."""
+
+    def __init__(self, stores: StoreProvider, layout: ObjectLayout, uri_check: URICheck) -> None:
+        super().__init__(stores, layout, uri_check)
+        self._records = _RecordCache(RECORD_CACHE_SIZE)
 
     def _archive(self, uri: URI, record: VisibilityRecord) -> None:
         store, root = self._open(uri)
@@ -54,14 +68,44 @@ class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
         if constraints.is_empty:
             return
         index = TimeIndex.of(constraints)
-        for key, low, high in self._layout.list_index(store, root, namespace_id, constraints, index):
+        for listed, low, high in self._layout.list_index(store, root, namespace_id, constraints, index):
             close_min, close_max = (None, None) if index.by_start else (low, high)
-            yield Candidate(close_min, close_max, functools.partial(_load, store, key))
+            yield Candidate(close_min, close_max, functools.partial(self._load, store, listed))
+
+    def _load(self, store: ObjectStore, listed: ObjectInfo) -> VisibilityRecord | None:
+        """The record stored under ``listed`` (from the cache when its etag is unchanged); ``None`` if gone."""
+        cache_key = None if listed.etag is None else (store.bucket, listed.key, listed.etag)
+        record = None if cache_key is None else self._records.get(cache_key)
+        if record is not None:
+            return record
+        try:
+            data = store.get(listed.key)
+        except ObjectNotFoundError:
+            return None
+        record = decode_message(data, VisibilityRecord, source=f"{store.bucket}/{listed.key}")
+        if cache_key is not None:
+            self._records.put(cache_key, record)
+        return record
 
 
-def _load(store: ObjectStore, key: str) -> VisibilityRecord | None:
-    try:
-        data = store.get(key)
-    except ObjectNotFoundError:
-        return None
-    return decode_message(data, VisibilityRecord, source=f"{store.bucket}/{key}")
+class _RecordCache:
+    """A thread-safe LRU map of ``(bucket, key, etag)`` to a decoded record, holding at most ``capacity``."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[tuple[str, str, str], VisibilityRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> VisibilityRecord | None:
+        with self._lock:
+            record = self._entries.get(key)
+            if record is not None:
+                self._entries.move_to_end(key)
+            return record
+
+    def put(self, key: tuple[str, str, str], record: VisibilityRecord) -> None:
+        with self._lock:
+            self._entries[key] = record
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)

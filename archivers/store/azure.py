@@ -199,7 +199,7 @@ class AzureBlobStore(ObjectStore):
                 if isinstance(item, BlobPrefix):
                     prefixes.append(decode_key(str(item.name)))
                 else:
-                    objects.append(ObjectInfo(decode_key(str(item.name)), int(item.size or 0)))
+                    objects.append(ObjectInfo(decode_key(str(item.name)), int(item.size or 0), item.etag or None))
         return ListPage(objects=objects, prefixes=prefixes, next_token=pages.continuation_token or None)
 
     def delete(self, key: str) -> None:

@@ -35,10 +35,15 @@ class ObjectNotFoundError(ArchiveNotFoundError):
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What a listing or a stat says about one object."""
+    """What a listing or a stat says about one object.
+
+    ``etag`` is an opaque tag that changes whenever the object's content does (S3's and Azure's
+    ETag, GCS's generation, a digest for the in-process store); ``None`` when the store gives none.
+    """
 
     key: str
     size: int
+    etag: str | None = None
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,7 @@ class FsspecStore(ObjectStore):
         if not found:
             self.check_bucket()
         entries: set[str] = set()
-        sizes: dict[str, int] = {}
+        listed: dict[str, ObjectInfo] = {}
         for path, info in found.items():
             key = path[len(self.root) + 1 :]
             if not key.startswith(prefix) or _TEMP_NAME.match(key.rsplit("/", 1)[-1]):
@@ -294,12 +294,12 @@ class FsspecStore(ObjectStore):
                 entries.add(key[: cut + len(delimiter or "")])
             else:
                 entries.add(key)
-                sizes[key] = int(info.get("size") or 0)
+                listed[key] = ObjectInfo(key, int(info.get("size") or 0), _etag(info))
         ordered = sorted((e for e in entries if token is None or e.encode() > token.encode()), key=str.encode)
         page, more = ordered[:max_keys], len(ordered) > max_keys
         return ListPage(
-            objects=[ObjectInfo(key=e, size=sizes[e]) for e in page if e in sizes],
-            prefixes=[e for e in page if e not in sizes],
+            objects=[listed[e] for e in page if e in listed],
+            prefixes=[e for e in page if e not in listed],
             next_token=page[-1] if more else None,
         )
 
@@ -369,3 +369,12 @@ def _same_root(uri: URI) -> Hashable:
 
 FSSPEC_STORES = StoreKind(fsspec_store, shared_by=_same_root)
 """The fsspec stores: one per root (scheme, host and path), since each is rooted at its URI."""
+
+
+def _etag(info: Mapping[str, Any]) -> str | None:
+    """The content tag a filesystem's listing gives (s3fs, gcsfs, adlfs), else ``None`` (local, memory)."""
+    for name in ("ETag", "etag", "md5Hash"):
+        value = info.get(name)
+        if value:
+            return str(value)
+    return None

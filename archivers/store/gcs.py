@@ -192,7 +192,7 @@ class GcsStore(ObjectStore):
                 retry=self._retry,
             )
             page = next(iterator.pages, None)
-            objects = [ObjectInfo(blob.name, int(blob.size or 0)) for blob in page] if page is not None else []
+            objects = [_info(blob) for blob in page] if page is not None else []
             prefixes = sorted(page.prefixes) if page is not None else []
         return ListPage(objects=objects, prefixes=prefixes, next_token=iterator.next_page_token or None)
 
@@ -253,3 +253,9 @@ def gcs_store(uri: URI, settings: Mapping[str, Any]) -> GcsStore:
         detail = f" (credentialsPath {credentials_path})" if credentials_path else ""
         raise StoreConfigurationError(f"cannot create a GCS client for bucket {bucket!r}{detail}: {exc}") from exc
     return GcsStore(client, bucket, timeout=timeout, retry=retry)
+
+
+def _info(blob: Any) -> ObjectInfo:
+    """A listed blob; its generation (new on every write) is the etag."""
+    generation = blob.generation
+    return ObjectInfo(blob.name, int(blob.size or 0), None if generation is None else str(generation))

@@ -7,6 +7,7 @@ Buckets exist once created with :func:`create_bucket` (or on first use when ``au
 from __future__ import annotations
 
 import bisect
+import hashlib
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -77,7 +78,7 @@ class MemoryStore(ObjectStore):
         """See :class:`ObjectStore`; the token is the last key or prefix returned."""
         with _lock:
             keys = sorted(k for k in self._objects() if k.startswith(prefix))
-            sizes = {k: len(self._objects()[k]) for k in keys}
+            contents = {k: self._objects()[k] for k in keys}
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
         start = bisect.bisect_right(keys, token) if token else 0
@@ -94,7 +95,8 @@ class MemoryStore(ObjectStore):
                 continue
             if len(objects) + len(prefixes) >= max_keys:
                 return ListPage(objects, prefixes, last)
-            objects.append(ObjectInfo(key, sizes[key]))
+            data = contents[key]
+            objects.append(ObjectInfo(key, len(data), hashlib.md5(data, usedforsecurity=False).hexdigest()))
             last = key
         return ListPage(objects, prefixes, None)
 

@@ -247,7 +247,7 @@ class S3Store(ObjectStore):
             params["ContinuationToken"] = token
         response = self._call(None, self.client.list_objects_v2, **params)
         return ListPage(
-            objects=[ObjectInfo(key=o["Key"], size=int(o["Size"])) for o in response.get("Contents", [])],
+            objects=[ObjectInfo(o["Key"], int(o["Size"]), o.get("ETag")) for o in response.get("Contents", [])],
             prefixes=[p["Prefix"] for p in response.get("CommonPrefixes", [])],
             next_token=response.get("NextContinuationToken") if response.get("IsTruncated") else None,
         )
