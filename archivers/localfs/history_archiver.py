@@ -35,11 +35,12 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.layouts import filestore as layout
+from archivers.groupcommit import fsync_dir
 from archivers.localfiles import (
+    Durability,
     FileModes,
     atomic_write,
     ensure_dir,
-    fsync_dir,
     os_errors,
     remove_stale_temps,
     translate_os_error,
@@ -56,9 +57,13 @@ SYNC_EVERY_BYTES = 2 * 1024 * 1024
 class FilestoreHistoryArchiver(HistoryArchiver):
     """``HistoryArchiver`` over a local (or mounted) directory; see the module docstring."""
 
-    def __init__(self, modes: FileModes | None = None, lock_timeout: float = 300.0) -> None:
+    def __init__(
+        self, modes: FileModes | None = None, lock_timeout: float = 300.0, durability: Durability = Durability.DURABLE
+    ) -> None:
         self._modes = modes or FileModes()
         self._lock_timeout = lock_timeout
+        self._durable = durability is Durability.DURABLE
+        self._durability = durability
 
     def check_uri(self, uri: URI) -> None:
         """See :func:`validate_dir_uri`."""
@@ -85,19 +90,21 @@ class FilestoreHistoryArchiver(HistoryArchiver):
             resume = _recover(partial, partial_path)
             checked = CheckedBatches(request, batches, resume.last_event_id)
             try:
-                _append(partial, checked, progress)
+                _append(partial, checked, progress, self._durable)
             except (HistoryMutatedError, InvalidHistoryError):
                 os.unlink(partial_path)  # input no retry can fix: leave no trace of it
                 raise
             if checked.empty and resume.last_event_id == 0:
                 os.unlink(partial_path)  # the history is already gone: nothing to archive
                 return
-            _sync(partial)
+            if self._durable:
+                _sync(partial)
             remove_stale_temps(directory, name)
             partial.seek(0)
-            atomic_write(final, layout.json_array(partial), self._modes.file_mode)
+            atomic_write(final, layout.json_array(partial), self._modes.file_mode, durability=self._durability)
             os.unlink(partial_path)
-            fsync_dir(directory)
+            if self._durable:
+                fsync_dir(directory)
         _notify(progress, ArchiveProgress(request.next_event_id - 1, complete=True))
 
     @contextlib.contextmanager
@@ -201,15 +208,16 @@ def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
         progress.record(value)
 
 
-def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecorder | None) -> None:
-    """Append checked batches as lines, syncing and reporting progress every ``SYNC_EVERY_BYTES``."""
+def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecorder | None, durable: bool) -> None:
+    """Append checked batches as lines, syncing (if ``durable``) and reporting progress every ``SYNC_EVERY_BYTES``."""
     unsynced = 0
     for batch in checked:
         line = encode_message(batch) + b"\n"
         partial.write(line)
         unsynced += len(line)
         if unsynced >= SYNC_EVERY_BYTES:
-            _sync(partial)
+            if durable:
+                _sync(partial)
             unsynced = 0
             _notify(progress, ArchiveProgress(checked.last_event_id))
 
