@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import IO
@@ -155,41 +154,27 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         directory = uri.path
         if not os.path.isdir(directory):
             raise ArchiveNotFoundError(_not_found(request))
+        prefix = layout.history_prefix(request.namespace_id, request.workflow_id, request.run_id)
         if request.next_page_token:
-            version, next_index = layout.parse_history_token(request.next_page_token)
+            cursor = layout.parse_history_token(request.next_page_token, prefix)
         elif request.close_failover_version is not None:
-            version, next_index = request.close_failover_version, 0
+            cursor = layout.HistoryCursor(request.close_failover_version)
         else:
-            version, next_index = _highest_version(directory, request), 0
+            cursor = layout.HistoryCursor(_highest_version(directory, request))
         path = os.path.join(
             directory,
-            layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, version),
+            layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, cursor.version),
         )
         try:
             with _open_history(path, request) as handle:
-                spans = _BATCH_INDEX.spans(handle, path)
-                if next_index >= len(spans) and not (next_index == 0 and not spans):
-                    raise InvalidPageTokenError(
-                        f"invalid next page token: batch {next_index} is past the end of the history"
-                    )
-                batches: list[History] = []
-                events = 0
-                page_size = request.effective_page_size
-                for start, end, count in spans[next_index:]:
-                    batches.append(layout.decode_batch(os.pread(handle.fileno(), end - start, start), path))
-                    events += count
-                    if events >= page_size:
-                        break
+                batches, next_cursor = layout.read_page(handle, path, cursor, request.effective_page_size)
         except ArchiveNotFoundError:
             if request.next_page_token:
                 raise InvalidPageTokenError(
-                    f"invalid next page token: no archive at close failover version {version}"
+                    f"invalid next page token: no archive at close failover version {cursor.version}"
                 ) from None
             raise
-        next_index += len(batches)
-        token = b""
-        if next_index < len(spans):
-            token = layout.history_token(version, next_index)
+        token = b"" if next_cursor is None else layout.history_token(prefix, next_cursor)
         return GetHistoryResponse(batches, token)
 
 
@@ -284,37 +269,3 @@ def _open_history(path: str, request: GetHistoryRequest) -> Iterator[IO[bytes]]:
         raise translate_os_error(exc, path) from exc
     with handle:
         yield handle
-
-
-class _BatchIndexCache:
-    """Byte spans of the batches of recently read history files, so a page reads and decodes only its batches.
-
-    History files never change in place (they are replaced atomically), so an entry is keyed by
-    the open file's identity and stays valid while that file exists. Only spans are kept, never
-    file contents.
-    """
-
-    def __init__(self, capacity: int = 16) -> None:
-        self._capacity = capacity
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int, int, int], layout.Spans] = {}
-
-    def spans(self, handle: IO[bytes], path: str) -> layout.Spans:
-        stat = os.fstat(handle.fileno())
-        key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        with self._lock:
-            cached = self._entries.get(key)
-        if cached is not None:
-            return cached
-        try:
-            spans = layout.batch_spans(handle.read(), path)
-        except OSError as exc:
-            raise translate_os_error(exc, path) from exc
-        with self._lock:
-            if len(self._entries) >= self._capacity:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = spans
-        return spans
-
-
-_BATCH_INDEX = _BatchIndexCache()
