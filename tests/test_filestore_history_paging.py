@@ -144,7 +144,7 @@ def test_invalid_json_in_the_middle_is_data_loss_after_correct_events(tmp_path: 
 
 PEAK_RSS_OF_READING = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from archivers.interfaces import GetHistoryRequest
     from archivers.localfs.history_archiver import FilestoreHistoryArchiver
     from archivers.paging import iter_history_batches
@@ -154,10 +154,15 @@ PEAK_RSS_OF_READING = textwrap.dedent(
     archiver = FilestoreHistoryArchiver()
     for _ in iter_history_batches(archiver, small_uri, request):  # warm up every code path
         pass
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def status_kib(key):
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(key + ":"))
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # resets the peak RSS (VmHWM) to the current RSS
+    before = status_kib("VmRSS")
     for _ in iter_history_batches(archiver, uri, request):
         pass
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+    print((status_kib("VmHWM") - before) * 1024)
     """
 )
 
