@@ -57,9 +57,9 @@ def probe(monkeypatch: pytest.MonkeyPatch) -> Iterator[FsyncProbe]:
     yield wrapper
 
 
-def archive_concurrently(uri: str, archiver: FilestoreVisibilityArchiver, records: list[VisibilityRecord]) -> list[
-    BaseException | None
-]:
+def archive_concurrently(
+    uri: str, archiver: FilestoreVisibilityArchiver, records: list[VisibilityRecord]
+) -> list[BaseException | None]:
     """Archive each record from its own thread, all released at once; each thread's outcome."""
     barrier = threading.Barrier(len(records))
     outcomes: list[BaseException | None] = [None] * len(records)
@@ -68,7 +68,7 @@ def archive_concurrently(uri: str, archiver: FilestoreVisibilityArchiver, record
         barrier.wait()
         try:
             archiver.archive(uri, records[index])
-        except BaseException as exc:  # noqa: BLE001 - the outcome is what the test checks
+        except BaseException as exc:
             outcomes[index] = exc
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(len(records))]

@@ -72,7 +72,10 @@ def test_round_trip_50k_events_and_page_size_at_batch_granularity(tmp_path: Path
     first = archiver.get(uri, GetHistoryRequest("test-namespace-id", "test-workflow-id", "test-run-id", page_size=10))
     assert [len(b.events) for b in first.history_batches] == [4, 4, 4]
     token = json.loads(first.next_page_token)
-    assert {k: token[k] for k in ("CloseFailoverVersion", "NextBatchIdx")} == {"CloseFailoverVersion": 3, "NextBatchIdx": 3}
+    assert {k: token[k] for k in ("CloseFailoverVersion", "NextBatchIdx")} == {
+        "CloseFailoverVersion": 3,
+        "NextBatchIdx": 3,
+    }
     assert read_all(archiver, uri, page_size=1000) == batches
 
 

@@ -133,8 +133,10 @@ def _offset_check(prefix: str, version: int, index: int, offset: int) -> str:
     return seal(f"filestore-history:{prefix}:{version}:{index}:{offset}")
 
 
-def read_page(handle: IO[bytes], path: str, cursor: HistoryCursor, page_size: int) -> tuple[list[History], HistoryCursor | None]:
-    """One page of a history file: whole batches from ``cursor`` until ``page_size`` events; the next cursor or ``None``.
+def read_page(
+    handle: IO[bytes], path: str, cursor: HistoryCursor, page_size: int
+) -> tuple[list[History], HistoryCursor | None]:
+    """One page of a history file: whole batches from ``cursor`` until ``page_size`` events, and the next cursor.
 
     Reads only as far as the page needs (from the cursor's offset, or from the start skipping
     ``cursor.index`` batches). Raises :class:`CorruptArchiveError` if what it reads is not a
@@ -145,14 +147,18 @@ def read_page(handle: IO[bytes], path: str, cursor: HistoryCursor, page_size: in
     if cursor.offset is None:
         for _ in range(cursor.index):
             if not scanner.skip_batch():
-                raise InvalidPageTokenError(f"invalid next page token: batch {cursor.index} is past the end of the history")
+                raise InvalidPageTokenError(
+                    f"invalid next page token: batch {cursor.index} is past the end of the history"
+                )
     batches: list[History] = []
     events = 0
     while events < page_size or not batches:
         batch = scanner.next_batch()
         if batch is None:
             if cursor.index > 0 and not batches:
-                raise InvalidPageTokenError(f"invalid next page token: batch {cursor.index} is past the end of the history")
+                raise InvalidPageTokenError(
+                    f"invalid next page token: batch {cursor.index} is past the end of the history"
+                )
             return batches, None
         batches.append(batch)
         events += len(batch.events)
@@ -244,7 +250,9 @@ class _BatchScanner:
         elif separator == "]":
             self._end()
         else:
-            raise CorruptArchiveError(f"{self._path}: truncated or malformed history file at byte {self._base + self._pos}")
+            raise CorruptArchiveError(
+                f"{self._path}: truncated or malformed history file at byte {self._base + self._pos}"
+            )
         return value, raw
 
     def next_offset(self) -> int | None:

@@ -26,6 +26,7 @@ from archivers.errors import (
     InvalidPageTokenError,
     TransientError,
 )
+from archivers.groupcommit import fsync_dir
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -34,7 +35,6 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.layouts import filestore as layout
-from archivers.groupcommit import fsync_dir
 from archivers.localfiles import (
     Durability,
     FileModes,
