@@ -5,7 +5,7 @@
     archival:
       history:
         provider:
-          filestore: {fileMode: "0666", dirMode: "0766"}      # scheme file
+          filestore: {fileMode: "0666", dirMode: "0766", durability: durable}  # scheme file
           s3store: {region: us-east-1, endpoint: http://127.0.0.1:9000, s3ForcePathStyle: true}  # s3
           gstorage: {credentialsPath: /etc/gcs.json}          # scheme gs
           customStores:                                       # any scheme, free-form
@@ -37,7 +37,7 @@ PROVIDER_KEYS: Mapping[str, str] = MappingProxyType({"file": "filestore", "s3": 
 
 _KEY_TYPES: Mapping[str, Mapping[str, tuple[type, ...]]] = MappingProxyType(
     {
-        "filestore": {"fileMode": (str, int), "dirMode": (str, int)},
+        "filestore": {"fileMode": (str, int), "dirMode": (str, int), "durability": (str,)},
         "s3store": {"region": (str,), "endpoint": (str,), "s3ForcePathStyle": (bool,)},
         "gstorage": {"credentialsPath": (str,)},
     }

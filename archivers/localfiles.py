@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import os
 import secrets
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from archivers.errors import ArchiverError, InvalidURIError, StoreConfigurationError, TransientError
+from archivers.groupcommit import GROUP_COMMIT, Rename
 from archivers.uri import URI
 
 TEMP_MARKER = ".tmp-"
@@ -26,24 +28,37 @@ def ensure_dir(path: str, dir_mode: int) -> None:
         os.makedirs(path, mode=dir_mode, exist_ok=True)
 
 
-def fsync_dir(path: str) -> None:
-    """Flush a directory entry change (create, rename, unlink) to disk."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class Durability(str, enum.Enum):
+    """When a ``file://`` write is acknowledged (the filestore setting ``durability``).
+
+    ``durable`` (the default): after the file's data and its rename are on disk (fsync of the
+    file, then of its directory, the directory fsyncs shared by concurrent writers, see
+    :mod:`archivers.groupcommit`). ``upstream``: as Temporal's own filestore, without any fsync:
+    the write is still atomic (temp file and rename), but a machine crash can lose or undo the
+    writes of the last seconds that were already acknowledged.
+    """
+
+    DURABLE = "durable"
+    UPSTREAM = "upstream"
 
 
-def atomic_write(path: str, chunks: Iterator[bytes] | bytes, file_mode: int, temp_dir: str | None = None) -> None:
-    """Write ``path`` atomically: a temp file, fsync, rename, fsync the directory.
+def atomic_write(
+    path: str,
+    chunks: Iterator[bytes] | bytes,
+    file_mode: int,
+    temp_dir: str | None = None,
+    durability: Durability = Durability.DURABLE,
+) -> None:
+    """Write ``path`` atomically: a temp file, (fsync,) rename, (fsync the directory).
 
     Readers see either the old content or the whole new content, never a part. The temp file is
     hidden and lives in ``temp_dir`` (default: ``path``'s directory), which must be on the same
-    file system.
+    file system. With :attr:`Durability.DURABLE` the call returns only once the content and the
+    rename are durable; concurrent calls share the directory fsyncs.
     """
     directory, name = os.path.split(path)
     tmp = os.path.join(temp_dir or directory, temp_name(name))
+    durable = durability is Durability.DURABLE
     with os_errors(path):
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
         try:
@@ -55,13 +70,16 @@ def atomic_write(path: str, chunks: Iterator[bytes] | bytes, file_mode: int, tem
                         handle.write(chunk)
                 handle.flush()
                 os.fchmod(handle.fileno(), file_mode)
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
+                if durable:
+                    os.fsync(handle.fileno())
+            if not durable:
+                os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        fsync_dir(directory)
+        if durable:
+            GROUP_COMMIT.commit(Rename(tmp, path))
 
 
 def remove_stale_temps(directory: str, final_name: str) -> None:

@@ -15,7 +15,8 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any
 
 from temporalio.api.history.v1 import History
 
@@ -27,6 +28,7 @@ from archivers.localfiles import translate_os_error
 from archivers.nesting import nesting_limit
 from archivers.query import CompiledQuery
 from archivers.timefmt import INT64_MAX, INT64_MIN
+from archivers.tokens import seal
 from archivers.visibility_query import Candidate
 
 HISTORY_SUFFIX = ".history"
@@ -83,26 +85,91 @@ def json_array(lines: Iterable[bytes]) -> Iterator[bytes]:
     yield b"]"
 
 
-def parse_history_token(token: bytes) -> tuple[int, int]:
-    """Temporal's filestore token ``{"CloseFailoverVersion":n,"NextBatchIdx":n}``, strictly checked."""
+@dataclass(frozen=True)
+class HistoryCursor:
+    """Where a history page starts: the file's version, the batch index and (if known) its byte offset."""
+
+    version: int
+    index: int = 0
+    offset: int | None = None
+
+
+def parse_history_token(token: bytes, prefix: str) -> HistoryCursor:
+    """Temporal's filestore token ``{"CloseFailoverVersion":n,"NextBatchIdx":n}``, strictly checked.
+
+    Tokens issued here also carry ``NextBatchOffset`` (the batch's byte offset in the file) and
+    ``OffsetCheck`` (a keyed digest binding it to the run ``prefix``, the version and the index);
+    Go's reader ignores both. A token without them (Temporal's own) is accepted.
+    """
     try:
         with nesting_limit(InvalidPageTokenError, "invalid next page token"):
             parsed = json.loads(token)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPageTokenError("invalid next page token: not valid JSON") from exc
-    if not isinstance(parsed, dict) or not set(parsed) <= {"CloseFailoverVersion", "NextBatchIdx"}:
+    if not isinstance(parsed, dict) or not set(parsed) <= {"CloseFailoverVersion", "NextBatchIdx", *_OFFSET_KEYS}:
         raise InvalidPageTokenError("invalid next page token: not a filestore history token")
     version = parsed.get("CloseFailoverVersion", 0)
     index = parsed.get("NextBatchIdx", 0)
     if type(version) is not int or type(index) is not int or not (INT64_MIN <= version <= INT64_MAX
                                                                     and 0 <= index <= INT64_MAX):
         raise InvalidPageTokenError("invalid next page token: bad field values")
-    return version, index
+    if not set(_OFFSET_KEYS) & set(parsed):
+        return HistoryCursor(version, index)
+    offset = parsed.get("NextBatchOffset")
+    if type(offset) is not int or parsed.get("OffsetCheck") != _offset_check(prefix, version, index, offset):
+        raise InvalidPageTokenError("invalid next page token: it was modified or belongs to another run")
+    return HistoryCursor(version, index, offset)
 
 
-def history_token(version: int, next_index: int) -> bytes:
-    """Temporal's filestore page token: the version and the index of the next batch to serve."""
-    return json.dumps({"CloseFailoverVersion": version, "NextBatchIdx": next_index}).encode()
+def history_token(prefix: str, cursor: HistoryCursor) -> bytes:
+    """The page token of ``cursor`` (see :func:`parse_history_token`) for the run with ``prefix``."""
+    token: dict[str, Any] = {"CloseFailoverVersion": cursor.version, "NextBatchIdx": cursor.index}
+    if cursor.offset is not None:
+        token["NextBatchOffset"] = cursor.offset
+        token["OffsetCheck"] = _offset_check(prefix, cursor.version, cursor.index, cursor.offset)
+    return json.dumps(token).encode()
+
+
+_OFFSET_KEYS = ("NextBatchOffset", "OffsetCheck")
+
+
+def _offset_check(prefix: str, version: int, index: int, offset: int) -> str:
+    return seal(f"filestore-history:{prefix}:{version}:{index}:{offset}")
+
+
+def read_page(
+    handle: IO[bytes], path: str, cursor: HistoryCursor, page_size: int
+) -> tuple[list[History], HistoryCursor | None]:
+    """One page of a history file: whole batches from ``cursor`` until ``page_size`` events, and the next cursor.
+
+    Reads only as far as the page needs (from the cursor's offset, or from the start skipping
+    ``cursor.index`` batches). Raises :class:`CorruptArchiveError` if what it reads is not a
+    JSON array of ``History`` objects, and :class:`InvalidPageTokenError` if the cursor is past
+    the end or its offset is not where a batch starts.
+    """
+    scanner = _BatchScanner(handle, path, cursor.offset)
+    if cursor.offset is None:
+        for _ in range(cursor.index):
+            if not scanner.skip_batch():
+                raise InvalidPageTokenError(
+                    f"invalid next page token: batch {cursor.index} is past the end of the history"
+                )
+    batches: list[History] = []
+    events = 0
+    while events < page_size or not batches:
+        batch = scanner.next_batch()
+        if batch is None:
+            if cursor.index > 0 and not batches:
+                raise InvalidPageTokenError(
+                    f"invalid next page token: batch {cursor.index} is past the end of the history"
+                )
+            return batches, None
+        batches.append(batch)
+        events += len(batch.events)
+    offset = scanner.next_offset()
+    if offset is None:
+        return batches, None
+    return batches, HistoryCursor(cursor.version, cursor.index + len(batches), offset)
 
 
 def decode_batch(raw: bytes, path: str) -> History:
@@ -115,52 +182,120 @@ def decode_batch(raw: bytes, path: str) -> History:
     return dict_to_message(parsed, History, source=path, ignore_unknown_fields=True)
 
 
-Spans = list[tuple[int, int, int]]
-"""(start, end, event count) of each batch of a history file, in bytes."""
+_CHUNK = 256 * 1024
+_SPACE = re.compile(r"[ \t\r\n]*")
 
 
-def batch_spans(data: bytes, path: str) -> Spans:
-    """Spans of the elements of a JSON array of ``History`` objects (validating the JSON)."""
-    # Latin-1 maps each byte to one character, so string offsets are byte offsets; UTF-8 is
-    # checked when a batch is decoded.
-    text = data.decode("latin-1")
-    decoder = json.JSONDecoder()
-    spans: Spans = []
-    pos = _skip_ws(text, 0)
-    if not text.startswith("[", pos):
-        raise CorruptArchiveError(f"{path}: expected a JSON array of event batches")
-    pos = _skip_ws(text, pos + 1)
-    if text.startswith("]", pos):
-        return _checked_end(text, pos + 1, path, spans)
-    while True:
-        try:
-            value: Any
-            with nesting_limit(CorruptArchiveError, path):
-                value, end = decoder.raw_decode(text, pos)
-        except ValueError as exc:
-            raise CorruptArchiveError(f"{path}: not a valid history file: {exc}") from exc
+class _BatchScanner:
+    """Reads the elements of a history file's top-level JSON array in order, from the start or a byte offset.
+
+    Holds at most the unread rest of one read (``_CHUNK`` bytes, more for a bigger batch). The
+    text is decoded as Latin-1, one character per byte, so positions are byte offsets; a batch
+    that is not pure ASCII is decoded again from its bytes as UTF-8.
+    """
+
+    def __init__(self, handle: IO[bytes], path: str, offset: int | None) -> None:
+        self._handle = handle
+        self._path = path
+        self._text = ""
+        self._base = 0  # file offset of self._text[0]
+        self._pos = 0  # position in self._text of the next thing to read
+        self._eof = False
+        self._ended = False
+        self._decoder = json.JSONDecoder()
+        if offset is None:
+            if self._peek() != "[":
+                raise CorruptArchiveError(f"{path}: expected a JSON array of event batches")
+            self._pos += 1
+            if self._peek() == "]":
+                self._end()
+        else:
+            self._seek(offset)
+            if self._peek() != "{" or self._pos != 0:
+                raise InvalidPageTokenError("invalid next page token: no batch starts at its offset")
+
+    def next_batch(self) -> History | None:
+        """The next batch, or ``None`` after the last one."""
+        found = self._next_value()
+        if found is None:
+            return None
+        value, raw = found
+        if not raw.isascii():  # Latin-1 was right for the structure only: decode the UTF-8 bytes
+            return decode_batch(raw.encode("latin-1"), self._path)
+        return dict_to_message(value, History, source=self._path, ignore_unknown_fields=True)
+
+    def skip_batch(self) -> bool:
+        """Pass over the next batch without decoding its events; ``False`` after the last one."""
+        return self._next_value() is not None
+
+    def _next_value(self) -> tuple[dict[str, Any], str] | None:
+        """The next element as parsed from the Latin-1 text, and its text."""
+        if self._ended:
+            return None
+        start = self._pos
+        while True:
+            try:
+                with nesting_limit(CorruptArchiveError, self._path):
+                    value, end = self._decoder.raw_decode(self._text, start)
+                break
+            except ValueError as exc:
+                if self._eof:
+                    raise CorruptArchiveError(f"{self._path}: truncated or not a valid history file: {exc}") from exc
+                self._fill(grow=True)
+                start = self._pos
         if not isinstance(value, dict) or not isinstance(value.get("events", []), list):
-            raise CorruptArchiveError(f"{path}: batch {len(spans)} is not a History object")
-        spans.append((pos, end, len(value.get("events", []))))
-        pos = _skip_ws(text, end)
-        if text.startswith(",", pos):
-            pos = _skip_ws(text, pos + 1)
-            continue
-        if text.startswith("]", pos):
-            return _checked_end(text, pos + 1, path, spans)
-        raise CorruptArchiveError(f"{path}: truncated or malformed history file at byte {pos}")
+            raise CorruptArchiveError(f"{self._path}: batch at byte {self._base + start} is not a History object")
+        raw = self._text[start:end]
+        self._pos = end
+        separator = self._peek()
+        if separator == ",":
+            self._pos += 1
+            self._peek()  # position on the next batch, for next_offset
+        elif separator == "]":
+            self._end()
+        else:
+            raise CorruptArchiveError(
+                f"{self._path}: truncated or malformed history file at byte {self._base + self._pos}"
+            )
+        return value, raw
 
+    def next_offset(self) -> int | None:
+        """The byte offset of the next batch, or ``None`` after the last one."""
+        return None if self._ended else self._base + self._pos
 
-def _checked_end(text: str, pos: int, path: str, spans: Spans) -> Spans:
-    if text[pos:].strip():
-        raise CorruptArchiveError(f"{path}: unexpected data after the history array")
-    return spans
+    def _peek(self) -> str:
+        """Skip whitespace and return the next character ("" at the end of the file)."""
+        while True:
+            match = _SPACE.match(self._text, self._pos)
+            assert match is not None
+            self._pos = match.end()
+            if self._pos < len(self._text) or self._eof:
+                return self._text[self._pos : self._pos + 1]
+            self._fill(grow=False)
 
+    def _end(self) -> None:
+        """After the closing bracket: only whitespace may follow."""
+        self._pos += 1
+        if self._peek():
+            raise CorruptArchiveError(f"{self._path}: unexpected data after the history array")
+        self._ended = True
 
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
+    def _seek(self, offset: int) -> None:
+        self._base = offset
+        self._handle.seek(offset)
+        self._fill(grow=False)
+
+    def _fill(self, grow: bool) -> None:
+        """Drop what was read and append the next read (twice the unread text if ``grow``)."""
+        rest = self._text[self._pos :]
+        self._base += self._pos
+        self._pos = 0
+        try:
+            data = self._handle.read(max(_CHUNK, 2 * len(rest)) if grow else _CHUNK)
+        except OSError as exc:
+            raise translate_os_error(exc, self._path) from exc
+        self._eof = not data
+        self._text = rest + data.decode("latin-1")
 
 
 def list_visibility(directory: str, compiled: CompiledQuery) -> Iterator[Candidate]:

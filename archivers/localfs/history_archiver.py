@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import IO
@@ -26,6 +25,7 @@ from archivers.errors import (
     InvalidPageTokenError,
     TransientError,
 )
+from archivers.groupcommit import fsync_dir
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -35,10 +35,10 @@ from archivers.interfaces import (
 )
 from archivers.layouts import filestore as layout
 from archivers.localfiles import (
+    Durability,
     FileModes,
     atomic_write,
     ensure_dir,
-    fsync_dir,
     os_errors,
     remove_stale_temps,
     translate_os_error,
@@ -55,9 +55,13 @@ SYNC_EVERY_BYTES = 2 * 1024 * 1024
 class FilestoreHistoryArchiver(HistoryArchiver):
     """``HistoryArchiver`` over a local (or mounted) directory; see the module docstring."""
 
-    def __init__(self, modes: FileModes | None = None, lock_timeout: float = 300.0) -> None:
+    def __init__(
+        self, modes: FileModes | None = None, lock_timeout: float = 300.0, durability: Durability = Durability.DURABLE
+    ) -> None:
         self._modes = modes or FileModes()
         self._lock_timeout = lock_timeout
+        self._durable = durability is Durability.DURABLE
+        self._durability = durability
 
     def check_uri(self, uri: URI) -> None:
         """See :func:`validate_dir_uri`."""
@@ -84,7 +88,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
             resume = _recover(partial, partial_path)
             checked = CheckedBatches(request, batches, resume.last_event_id)
             try:
-                _append(partial, checked, progress)
+                _append(partial, checked, progress, self._durable)
             except BaseException as exc:
                 # Input no retry can fix, or a stream that ended before storing anything: leave no
                 # trace. A retryable failure after progress keeps the partial file to resume from.
@@ -94,12 +98,14 @@ class FilestoreHistoryArchiver(HistoryArchiver):
             if checked.empty and resume.last_event_id == 0:
                 os.unlink(partial_path)  # the history is already gone: nothing to archive
                 return
-            _sync(partial)
+            if self._durable:
+                _sync(partial)
             remove_stale_temps(directory, name)
             partial.seek(0)
-            atomic_write(final, layout.json_array(partial), self._modes.file_mode)
+            atomic_write(final, layout.json_array(partial), self._modes.file_mode, durability=self._durability)
             os.unlink(partial_path)
-            fsync_dir(directory)
+            if self._durable:
+                fsync_dir(directory)
         _notify(progress, ArchiveProgress(request.next_event_id - 1, complete=True))
 
     @contextlib.contextmanager
@@ -150,41 +156,27 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         directory = uri.path
         if not os.path.isdir(directory):
             raise ArchiveNotFoundError(_not_found(request))
+        prefix = layout.history_prefix(request.namespace_id, request.workflow_id, request.run_id)
         if request.next_page_token:
-            version, next_index = layout.parse_history_token(request.next_page_token)
+            cursor = layout.parse_history_token(request.next_page_token, prefix)
         elif request.close_failover_version is not None:
-            version, next_index = request.close_failover_version, 0
+            cursor = layout.HistoryCursor(request.close_failover_version)
         else:
-            version, next_index = _highest_version(directory, request), 0
+            cursor = layout.HistoryCursor(_highest_version(directory, request))
         path = os.path.join(
             directory,
-            layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, version),
+            layout.history_filename(request.namespace_id, request.workflow_id, request.run_id, cursor.version),
         )
         try:
             with _open_history(path, request) as handle:
-                spans = _BATCH_INDEX.spans(handle, path)
-                if next_index >= len(spans) and not (next_index == 0 and not spans):
-                    raise InvalidPageTokenError(
-                        f"invalid next page token: batch {next_index} is past the end of the history"
-                    )
-                batches: list[History] = []
-                events = 0
-                page_size = request.effective_page_size
-                for start, end, count in spans[next_index:]:
-                    batches.append(layout.decode_batch(os.pread(handle.fileno(), end - start, start), path))
-                    events += count
-                    if events >= page_size:
-                        break
+                batches, next_cursor = layout.read_page(handle, path, cursor, request.effective_page_size)
         except ArchiveNotFoundError:
             if request.next_page_token:
                 raise InvalidPageTokenError(
-                    f"invalid next page token: no archive at close failover version {version}"
+                    f"invalid next page token: no archive at close failover version {cursor.version}"
                 ) from None
             raise
-        next_index += len(batches)
-        token = b""
-        if next_index < len(spans):
-            token = layout.history_token(version, next_index)
+        token = b"" if next_cursor is None else layout.history_token(prefix, next_cursor)
         return GetHistoryResponse(batches, token)
 
 
@@ -203,15 +195,16 @@ def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
         progress.record(value)
 
 
-def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecorder | None) -> None:
-    """Append checked batches as lines, syncing and reporting progress every ``SYNC_EVERY_BYTES``."""
+def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecorder | None, durable: bool) -> None:
+    """Append checked batches as lines, syncing (if ``durable``) and reporting progress every ``SYNC_EVERY_BYTES``."""
     unsynced = 0
     for batch in checked:
         line = encode_message(batch) + b"\n"
         partial.write(line)
         unsynced += len(line)
         if unsynced >= SYNC_EVERY_BYTES:
-            _sync(partial)
+            if durable:
+                _sync(partial)
             unsynced = 0
             _notify(progress, ArchiveProgress(checked.last_event_id))
 
@@ -278,37 +271,3 @@ def _open_history(path: str, request: GetHistoryRequest) -> Iterator[IO[bytes]]:
         raise translate_os_error(exc, path) from exc
     with handle:
         yield handle
-
-
-class _BatchIndexCache:
-    """Byte spans of the batches of recently read history files, so a page reads and decodes only its batches.
-
-    History files never change in place (they are replaced atomically), so an entry is keyed by
-    the open file's identity and stays valid while that file exists. Only spans are kept, never
-    file contents.
-    """
-
-    def __init__(self, capacity: int = 16) -> None:
-        self._capacity = capacity
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int, int, int], layout.Spans] = {}
-
-    def spans(self, handle: IO[bytes], path: str) -> layout.Spans:
-        stat = os.fstat(handle.fileno())
-        key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        with self._lock:
-            cached = self._entries.get(key)
-        if cached is not None:
-            return cached
-        try:
-            spans = layout.batch_spans(handle.read(), path)
-        except OSError as exc:
-            raise translate_os_error(exc, path) from exc
-        with self._lock:
-            if len(self._entries) >= self._capacity:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = spans
-        return spans
-
-
-_BATCH_INDEX = _BatchIndexCache()

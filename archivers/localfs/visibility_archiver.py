@@ -20,7 +20,7 @@ from archivers.interfaces import (
     VisibilityArchiver,
 )
 from archivers.layouts import filestore as layout
-from archivers.localfiles import FileModes, atomic_write, ensure_dir, validate_dir_uri
+from archivers.localfiles import Durability, FileModes, atomic_write, ensure_dir, validate_dir_uri
 from archivers.uri import URI
 from archivers.visibility_query import run_query
 
@@ -28,8 +28,9 @@ from archivers.visibility_query import run_query
 class FilestoreVisibilityArchiver(VisibilityArchiver):
     """``VisibilityArchiver`` over a local (or mounted) directory; see the module docstring."""
 
-    def __init__(self, modes: FileModes | None = None) -> None:
+    def __init__(self, modes: FileModes | None = None, durability: Durability = Durability.DURABLE) -> None:
         self._modes = modes or FileModes()
+        self._durability = durability
 
     def check_uri(self, uri: URI) -> None:
         """See :func:`archivers.localfiles.validate_dir_uri`."""
@@ -41,7 +42,13 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
         name = layout.visibility_filename(record.close_time.ToNanoseconds(), record.run_id)
         # The temp file stays out of the namespace directory: Temporal's own filestore query fails
         # on any file name there that is not a visibility record's.
-        atomic_write(os.path.join(directory, name), encode_message(record), self._modes.file_mode, temp_dir=uri.path)
+        atomic_write(
+            os.path.join(directory, name),
+            encode_message(record),
+            self._modes.file_mode,
+            temp_dir=uri.path,
+            durability=self._durability,
+        )
 
     def _query(
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
