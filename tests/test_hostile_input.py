@@ -71,7 +71,7 @@ def test_deep_tokens_are_invalid_tokens() -> None:
         with pytest.raises(InvalidPageTokenError):
             decode_token(token, "kind", "binding")
         with pytest.raises(InvalidPageTokenError):
-            parse_history_token(token)
+            parse_history_token(token, "ns/wf/run")
 
 
 def test_deep_search_attribute_value_does_not_parse() -> None:
