@@ -284,7 +284,8 @@ def test_archive_through_the_sidecar_costs_the_part_creates_only(target: Target)
             visibility.archive(target.uri, record)
             sent = _take(target.proxy)
             report.append(f" archive visibility: {len(sent)}\n{describe(sent)}")
-            assert [wire(r) for r in sent] == [target.put(k) for k in _visibility_keys(target, record)], "\n".join(report)
+            puts = [target.put(k) for k in _visibility_keys(target, record)]
+            assert [wire(r) for r in sent] == puts, "\n".join(report)
             print("\n".join(report))
     finally:
         server.stop()
