@@ -34,13 +34,16 @@ import pytest
 from conftest import AzureContainer, GcsBucket, S3Bucket
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.config import ArchivalConfig
 from archivers.interfaces import GetHistoryRequest, HistoryArchiver, QueryVisibilityRequest, VisibilityArchiver
 from archivers.layouts import gcloud, s3store
 from archivers.progress import ArchiveProgress
 from archivers.registry import get_history_archiver, get_visibility_archiver
+from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
 from archivers.store.azure import encode_key
 from archivers.testing.records import make_records
 from archivers.testing.synthetic import request_for, synthetic_history
+from sidecar.server import SidecarServer
 from tests.harness.emulators import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
 from tests.harness.http_proxy import HttpProxy, RequestRecord
 
@@ -281,8 +284,47 @@ def test_archive_of_an_already_archived_run_costs_one_request_per_part(target: T
     assert len(sent) == 2 and sent[1].method == "GET" and _ok(sent[1]), describe(sent)
 
 
+def test_archive_through_the_sidecar_costs_the_part_creates_only(target: Target) -> None:
+    """What a first archive costs on a server (the shim's path): the sidecar's ``ArchiveHistory``.
+
+    The shim streams a first attempt without asking ``GetArchiveProgress``; through the sidecar,
+    a new run's history then costs exactly one conditional create per part (one for a small
+    history, several for ~5 MiB), nothing else, and its visibility record exactly the layout's puts.
+    """
+    archival = ArchivalConfig(history={target.scheme: target.settings}, visibility={target.scheme: target.settings})
+    server = SidecarServer(archival, listen="127.0.0.1:0", grace=1)
+    server.start()
+    try:
+        with connect(server.address) as channel:
+            history = RemoteHistoryArchiver(channel, timeout=60)
+            visibility = RemoteVisibilityArchiver(channel, timeout=60)
+            _warm_up(target, history, visibility)
+            report = [f"[{target.scheme}] through the sidecar:"]
+            layout = gcloud.LAYOUT if target.scheme == "gs" else s3store.LAYOUT
+            for events, payload in ((24, 64), (1200, 4096)):  # one part; several parts (~5 MiB)
+                batches = synthetic_history(events, payload_bytes=payload)
+                request = request_for(batches, workflow_id=f"wf-sidecar-{events}", run_id=f"run-sidecar-{events}")
+                run = GetHistoryRequest(request.namespace_id, request.workflow_id, request.run_id)
+                history.archive(target.uri, request, batches)
+                sent = _take(target.proxy)
+                report.append(f" archive history of {events} events: {len(sent)}\n{describe(sent)}")
+                creates = [target.create(layout.part_key(PREFIX, run, 0, index)) for index in range(len(sent))]
+                assert [wire(r) for r in sent] == creates, "\n".join(report)
+                assert all(_ok(r) for r in sent), "\n".join(report)
+                assert (len(sent) == 1) == (events == 24), "\n".join(report)
+            record = make_records(1)[0]
+            visibility.archive(target.uri, record)
+            sent = _take(target.proxy)
+            report.append(f" archive visibility: {len(sent)}\n{describe(sent)}")
+            puts = [target.put(k) for k in _visibility_keys(target, record)]
+            assert [wire(r) for r in sent] == puts, "\n".join(report)
+            print("\n".join(report))
+    finally:
+        server.stop()
+
+
 def test_progress_of_a_run_not_archived_yet_costs_one_read(target: Target) -> None:
-    """The shim asks for progress before every archive: nothing stored yet = one (ranged) GET, no LIST."""
+    """The shim asks for progress when it retries an archive: nothing stored yet = one (ranged) GET, no LIST."""
     proxy = target.proxy
     history = get_history_archiver(target.uri, target.settings)
     _warm_up(target, history, get_visibility_archiver(target.uri, target.settings))

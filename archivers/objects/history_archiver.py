@@ -85,9 +85,10 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         store, root = self._open(uri)
-        # Asked before every archive (the shim does): a one-byte read of the first part answers the
-        # usual case, nothing archived yet, in one GET-priced request instead of a LIST (a HEAD could
-        # not tell a missing object from a missing bucket without a second request).
+        # Asked when the shim retries an archive (a first attempt streams without asking): a one-byte
+        # read of the first part answers "nothing archived yet" (a failure before the first part was
+        # stored) in one GET-priced request instead of a LIST (a HEAD could not tell a missing
+        # object from a missing bucket without a second request).
         try:
             store.get_range(self._layout.part_key(root, request, request.close_failover_version, 0), 0, 1)
         except ObjectNotFoundError:

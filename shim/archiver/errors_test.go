@@ -25,6 +25,12 @@ type failingSidecar struct {
 	status *status.Status
 }
 
+func (s *failingSidecar) ArchiveHistory(
+	grpc.ClientStreamingServer[archiversv1.ArchiveHistoryRequest, archiversv1.ArchiveHistoryResponse],
+) error {
+	return s.status.Err()
+}
+
 func (s *failingSidecar) GetArchiveProgress(
 	context.Context, *archiversv1.GetArchiveProgressRequest,
 ) (*archiversv1.GetArchiveProgressResponse, error) {
@@ -117,15 +123,18 @@ func TestArchiveErrorMapping(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(serveFailing(t, tc.st))
-			h, err := NewHistoryArchiver("s3", cfg, &eventSource{}, testLogger())
+			h, err := NewHistoryArchiver("s3", cfg, &eventSource{batches: testHistory(2, 2, 10, 0)}, testLogger())
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = h.Archive(context.Background(), uri, &archiver.ArchiveHistoryRequest{
-				NamespaceID: testNamespaceID, Namespace: "ns", WorkflowID: "wf", RunID: "run", NextEventID: 5,
-			})
-			if got := classify(err); got != tc.want || isNotFound(err) {
-				t.Fatalf("history archive: got outcome %d (%T: %v), want %d", got, err, err, tc.want)
+			// The first attempt fails in ArchiveHistory, the retry in GetArchiveProgress: both the same way.
+			for _, attempt := range []string{"first", "retried"} {
+				err = h.Archive(context.Background(), uri, &archiver.ArchiveHistoryRequest{
+					NamespaceID: testNamespaceID, Namespace: "ns", WorkflowID: "wf", RunID: "run", NextEventID: 5,
+				})
+				if got := classify(err); got != tc.want || isNotFound(err) {
+					t.Fatalf("%s history archive: got outcome %d (%T: %v), want %d", attempt, got, err, err, tc.want)
+				}
 			}
 			v, err := NewVisibilityArchiver("s3", cfg, testLogger())
 			if err != nil {
@@ -142,16 +151,18 @@ func TestArchiveErrorMapping(t *testing.T) {
 func TestArchiveWithSidecarDownIsRetryable(t *testing.T) {
 	cfg := testConfig(freeAddress(t))
 	cfg.RPCTimeout = 2 * time.Second
-	h, err := NewHistoryArchiver("s3", cfg, &eventSource{}, testLogger())
+	h, err := NewHistoryArchiver("s3", cfg, &eventSource{batches: testHistory(2, 2, 10, 0)}, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	uri, _ := archiver.NewURI("s3://bucket/history")
-	err = h.Archive(context.Background(), uri, &archiver.ArchiveHistoryRequest{
-		NamespaceID: testNamespaceID, Namespace: "ns", WorkflowID: "wf", RunID: "run", NextEventID: 5,
-	})
-	if err == nil || classify(err) != retryable {
-		t.Fatalf("want a retryable error while the sidecar is down, got %T: %v", err, err)
+	for _, attempt := range []string{"first", "retried"} { // ArchiveHistory, then GetArchiveProgress
+		err = h.Archive(context.Background(), uri, &archiver.ArchiveHistoryRequest{
+			NamespaceID: testNamespaceID, Namespace: "ns", WorkflowID: "wf", RunID: "run", NextEventID: 5,
+		})
+		if err == nil || classify(err) != retryable {
+			t.Fatalf("%s archive: want a retryable error while the sidecar is down, got %T: %v", attempt, err, err)
+		}
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
+	"sync"
 
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
@@ -28,9 +31,15 @@ type HistoryArchiver struct {
 	client           archiversv1.ArchiverServiceClient
 	executionManager persistence.ExecutionManager
 	logger           log.Logger
+	attempted        *recentRuns // runs Archive was called for before: a repeat is a retry
 }
 
 var _ archiver.HistoryArchiver = (*HistoryArchiver)(nil)
+
+// attemptMemory is how many runs a HistoryArchiver remembers having archived (or tried to), so that
+// a retry of one of them (Temporal retries the whole archival task when history or visibility
+// failed, after a backoff of seconds to minutes) consults the stored progress.
+const attemptMemory = 16384
 
 // NewHistoryArchiver returns a history archiver for scheme that talks to the sidecar in cfg and
 // reads events through executionManager.
@@ -41,7 +50,10 @@ func NewHistoryArchiver(
 	if err != nil {
 		return nil, err
 	}
-	return &HistoryArchiver{scheme: scheme, cfg: cfg, client: client, executionManager: executionManager, logger: logger}, nil
+	return &HistoryArchiver{
+		scheme: scheme, cfg: cfg, client: client, executionManager: executionManager, logger: logger,
+		attempted: newRecentRuns(attemptMemory),
+	}, nil
 }
 
 // ValidateURI asks the sidecar whether uri is usable for history archival.
@@ -55,10 +67,14 @@ type iteratorState struct {
 	FinishedIteration bool
 }
 
-// Archive stores one closed run's history. It is idempotent and resumable: the sidecar reports
-// how much is already durable, and reading resumes after it. A history already deleted from
-// persistence is a success. Errors: TerminalError for non-retryable failures, ResourceExhausted
-// for overload, a plain error for anything a retry may fix; never NotFound.
+// Archive stores one closed run's history. It is idempotent and resumable. A first attempt costs
+// no probe: it streams from the first event and the sidecar creates the archive; should part of it
+// be stored already (a retry this archiver forgot, a concurrent duplicate) the sidecar skips what
+// is stored and, when it finds the whole history stored, ends the call early, which is a success.
+// A repeated Archive of a run (a retry) first asks the sidecar for the durable progress: a complete
+// archive is done without reading persistence, a partial one resumes reading after it. A history
+// already deleted from persistence is a success. Errors: TerminalError for non-retryable failures,
+// ResourceExhausted for overload, a plain error for anything a retry may fix; never NotFound.
 func (h *HistoryArchiver) Archive(
 	ctx context.Context, uri archiver.URI, request *archiver.ArchiveHistoryRequest, _ ...archiver.ArchiveOption,
 ) error {
@@ -82,9 +98,14 @@ func (h *HistoryArchiver) Archive(
 		NextEventId:          request.NextEventID,
 		ShardId:              request.ShardID,
 	}
-	state, done, err := h.resumeState(ctx, header, request.NextEventID)
-	if err != nil || done {
-		return err
+	var state []byte
+	if h.attempted.add(runKey(header)) {
+		var done bool
+		var err error
+		state, done, err = h.resumeState(ctx, header, request.NextEventID)
+		if err != nil || done {
+			return err
+		}
 	}
 	if state != nil {
 		// The iterator cannot tell "history deleted" from "history ended" when it does not start
@@ -109,8 +130,50 @@ func (h *HistoryArchiver) Archive(
 	return h.stream(ctx, header, request, iterator, first, logger)
 }
 
-// resumeState asks the sidecar for durable progress: done when the archive is complete, else the
-// iterator state to resume from (nil: from the first event).
+// runKey identifies one run's archive (URI, ids and close failover version) in recentRuns.
+func runKey(header *archiversv1.ArchiveHistoryHeader) string {
+	return strings.Join([]string{
+		header.Uri, header.NamespaceId, header.WorkflowId, header.RunId,
+		strconv.FormatInt(header.CloseFailoverVersion, 10),
+	}, "\x00")
+}
+
+// recentRuns remembers the last `capacity` keys added (first in, first out). It only tells a retry
+// from a first attempt to save the sidecar's progress probe on first attempts: a forgotten run
+// (evicted, or retried by another history host after a shard moved) is streamed from the first
+// event, which the sidecar archives exactly too (stored parts are skipped, never written twice).
+type recentRuns struct {
+	mu       sync.Mutex
+	capacity int
+	keys     map[string]struct{}
+	order    []string // ring of the remembered keys, oldest at next once full
+	next     int
+}
+
+func newRecentRuns(capacity int) *recentRuns {
+	return &recentRuns{capacity: capacity, keys: make(map[string]struct{}, capacity)}
+}
+
+// add remembers key and reports whether it was remembered already.
+func (r *recentRuns) add(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.keys[key]; ok {
+		return true
+	}
+	if len(r.order) < r.capacity {
+		r.order = append(r.order, key)
+	} else {
+		delete(r.keys, r.order[r.next])
+		r.order[r.next] = key
+		r.next = (r.next + 1) % r.capacity
+	}
+	r.keys[key] = struct{}{}
+	return false
+}
+
+// resumeState asks the sidecar for durable progress (a retry's first step): done when the archive
+// is complete, else the iterator state to resume from (nil: from the first event).
 func (h *HistoryArchiver) resumeState(
 	ctx context.Context, header *archiversv1.ArchiveHistoryHeader, nextEventID int64,
 ) (state []byte, done bool, err error) {
@@ -179,7 +242,7 @@ func (h *HistoryArchiver) stream(
 	if err := stream.Send(&archiversv1.ArchiveHistoryRequest{
 		Message: &archiversv1.ArchiveHistoryRequest_Header{Header: header},
 	}); err != nil {
-		return archiveError("archive history", receiveStatus(stream, err))
+		return archiveError("archive history", endedEarly(stream, err))
 	}
 	for {
 		if err := checkMutation(request, blob); err != nil {
@@ -193,7 +256,7 @@ func (h *HistoryArchiver) stream(
 			return &TerminalError{Err: err}
 		}
 		if err := stream.Send(message); err != nil {
-			return archiveError("archive history", receiveStatus(stream, err))
+			return archiveError("archive history", endedEarly(stream, err))
 		}
 		if !iterator.HasNext() {
 			break
@@ -207,11 +270,17 @@ func (h *HistoryArchiver) stream(
 	return archiveError("archive history", err)
 }
 
-// receiveStatus returns the call's real status after Send failed with io.EOF (the server ended
-// the stream early; its status tells why).
-func receiveStatus(stream archiversv1.ArchiverService_ArchiveHistoryClient, sendErr error) error {
-	if _, err := stream.CloseAndRecv(); err != nil {
+// endedEarly returns the call's outcome after Send failed with io.EOF (the sidecar ended the call
+// before reading everything): its status when it failed; nil when it succeeded and its last
+// progress point says complete (it found the whole history already stored and stopped reading);
+// else sendErr.
+func endedEarly(stream archiversv1.ArchiverService_ArchiveHistoryClient, sendErr error) error {
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
 		return err
+	}
+	if progress := resp.GetProgress(); len(progress) > 0 && progress[len(progress)-1].GetComplete() {
+		return nil
 	}
 	return sendErr
 }

@@ -3,12 +3,17 @@ package archiver
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync/atomic"
 	"testing"
 
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/server/common/archiver"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+
+	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
 )
 
 const (
@@ -18,18 +23,43 @@ const (
 
 type historyFixture struct {
 	archiver *HistoryArchiver
+	progress *progressCounter // the calls archiver made to GetArchiveProgress
 	source   *eventSource
 	uri      archiver.URI
 	request  *archiver.ArchiveHistoryRequest
+	address  string
+}
+
+// progressCounter is the shim's real sidecar client, counting the GetArchiveProgress calls.
+type progressCounter struct {
+	archiversv1.ArchiverServiceClient
+	calls atomic.Int32
+}
+
+func (c *progressCounter) GetArchiveProgress(
+	ctx context.Context, in *archiversv1.GetArchiveProgressRequest, opts ...grpc.CallOption,
+) (*archiversv1.GetArchiveProgressResponse, error) {
+	c.calls.Add(1)
+	return c.ArchiverServiceClient.GetArchiveProgress(ctx, in, opts...)
+}
+
+// newCountingArchiver is a shim history archiver for the sidecar at address that reads source,
+// with its GetArchiveProgress calls counted.
+func newCountingArchiver(t *testing.T, address string, source *eventSource) (*HistoryArchiver, *progressCounter) {
+	t.Helper()
+	h, err := NewHistoryArchiver("file", testConfig(address), source, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &progressCounter{ArchiverServiceClient: h.client}
+	h.client = counter
+	return h, counter
 }
 
 func newHistoryFixture(t *testing.T, address string, batches []*historypb.History) *historyFixture {
 	t.Helper()
 	source := &eventSource{batches: batches}
-	h, err := NewHistoryArchiver("file", testConfig(address), source, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, counter := newCountingArchiver(t, address, source)
 	uri, err := archiver.NewURI("file://" + t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +67,8 @@ func newHistoryFixture(t *testing.T, address string, batches []*historypb.Histor
 	last := batches[len(batches)-1].Events
 	return &historyFixture{
 		archiver: h,
+		progress: counter,
+		address:  address,
 		source:   source,
 		uri:      uri,
 		request: &archiver.ArchiveHistoryRequest{
@@ -45,6 +77,13 @@ func newHistoryFixture(t *testing.T, address string, batches []*historypb.Histor
 			CloseFailoverVersion: last[len(last)-1].Version,
 		},
 	}
+}
+
+// otherHost replaces f's archiver with a new one, as another history host (or the same one after
+// a restart) has: it has never archived f's run.
+func (f *historyFixture) otherHost(t *testing.T) {
+	t.Helper()
+	f.archiver, f.progress = newCountingArchiver(t, f.address, f.source)
 }
 
 // readAll pages through the archived history with the shim's Get.
@@ -90,13 +129,21 @@ func TestArchiveStreamsEveryBlobAndGetReadsItBack(t *testing.T) {
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
 		t.Fatalf("archive: %v", err)
 	}
+	// A first attempt streams from the first event without asking for progress first.
+	if calls := f.progress.calls.Load(); calls != 0 {
+		t.Fatalf("a first archive asked the sidecar for progress %d time(s); want none", calls)
+	}
+	if len(f.source.firstReads) == 0 || f.source.firstReads[0] != 1 {
+		t.Fatalf("a first archive read persistence from events %v; want from event 1", f.source.firstReads)
+	}
 	got, err := f.readAll(t, 7)
 	if err != nil {
 		t.Fatalf("get: %v", err)
 	}
 	assertSameHistory(t, batches, got)
 
-	// Archiving again is a no-op: the sidecar reports the archive complete, persistence is not read.
+	// Archiving again (a retry) is a no-op: the sidecar reports the archive complete, persistence is
+	// not read.
 	reads := len(f.source.firstReads)
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
 		t.Fatalf("second archive: %v", err)
@@ -104,6 +151,41 @@ func TestArchiveStreamsEveryBlobAndGetReadsItBack(t *testing.T) {
 	if len(f.source.firstReads) != reads {
 		t.Fatalf("a complete archive was read again from persistence")
 	}
+	if calls := f.progress.calls.Load(); calls != 1 {
+		t.Fatalf("a retried archive asked the sidecar for progress %d time(s); want 1", calls)
+	}
+}
+
+func TestCompleteArchiveFromAnotherHostEndsEarly(t *testing.T) {
+	address := sidecarAddress(t)
+	batches := testHistory(200, 3, 6000, testVersion) // ~3.6 MB: far more than gRPC buffers unread
+	f := newHistoryFixture(t, address, batches)
+	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
+		t.Fatalf("archive: %v", err)
+	}
+	lastEvent := f.request.NextEventID - 1
+
+	// A host that never archived the run streams from the first event; the sidecar finds the
+	// archive complete, ends the call with OK before reading the stream, and the shim stops
+	// reading persistence soon after (once gRPC's flow control window is full).
+	f.otherHost(t)
+	f.source.firstReads = nil
+	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
+		t.Fatalf("archive of a complete archive: %v", err)
+	}
+	if calls := f.progress.calls.Load(); calls != 0 {
+		t.Fatalf("a first attempt asked the sidecar for progress %d time(s); want none", calls)
+	}
+	furthest := slices.Max(f.source.firstReads)
+	t.Logf("the shim read persistence up to event %d of %d", furthest, lastEvent)
+	if furthest*2 > lastEvent {
+		t.Fatalf("the shim read up to event %d of %d although the sidecar had ended the call", furthest, lastEvent)
+	}
+	got, err := f.readAll(t, 100)
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	assertSameHistory(t, batches, got)
 }
 
 func TestInterruptedArchiveResumesFromTheStoredPoint(t *testing.T) {
@@ -124,13 +206,50 @@ func TestInterruptedArchiveResumesFromTheStoredPoint(t *testing.T) {
 		t.Fatalf("a partial archive must not be served, got %v", err)
 	}
 
+	if calls := f.progress.calls.Load(); calls != 0 {
+		t.Fatalf("a first attempt asked the sidecar for progress %d time(s); want none", calls)
+	}
+
 	f.source.failAfter = 0
 	f.source.firstReads = nil
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
 		t.Fatalf("retried archive: %v", err)
 	}
+	if calls := f.progress.calls.Load(); calls != 1 {
+		t.Fatalf("a retry asked the sidecar for progress %d time(s); want 1", calls)
+	}
 	if len(f.source.firstReads) == 0 || f.source.firstReads[0] <= 1 {
 		t.Fatalf("retry re-read from event %v instead of resuming after the stored events", f.source.firstReads)
+	}
+	got, err := f.readAll(t, 50)
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	assertSameHistory(t, batches, got) // every event exactly once
+}
+
+func TestInterruptedArchiveRetriedByAnotherHostStoresEachEventOnce(t *testing.T) {
+	address := sidecarAddress(t)
+	batches := testHistory(40, 3, 600, testVersion)
+	f := newHistoryFixture(t, address, batches)
+	f.source.failAfter = 20
+	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err == nil {
+		t.Fatal("archive succeeded although persistence failed half-way")
+	}
+
+	// Another host does not know it is retrying: it streams from the first event, and the
+	// sidecar skips what the first attempt stored.
+	f.otherHost(t)
+	f.source.failAfter = 0
+	f.source.firstReads = nil
+	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
+		t.Fatalf("retried archive: %v", err)
+	}
+	if calls := f.progress.calls.Load(); calls != 0 {
+		t.Fatalf("a first attempt on this host asked the sidecar for progress %d time(s); want none", calls)
+	}
+	if len(f.source.firstReads) == 0 || f.source.firstReads[0] != 1 {
+		t.Fatalf("a first attempt read persistence from events %v; want from event 1", f.source.firstReads)
 	}
 	got, err := f.readAll(t, 50)
 	if err != nil {
@@ -147,6 +266,17 @@ func TestHistoryDeletedAfterAPartialArchiveIsSuccess(t *testing.T) {
 		t.Fatal("archive succeeded although persistence failed half-way")
 	}
 	assertDeletedHistoryArchives(t, f, "a history deleted after a partial archive")
+}
+
+func TestHistoryDeletedAfterAPartialArchiveIsSuccessOnAnotherHost(t *testing.T) {
+	address := sidecarAddress(t)
+	f := newHistoryFixture(t, address, testHistory(40, 3, 600, testVersion))
+	f.source.failAfter = 20
+	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err == nil {
+		t.Fatal("archive succeeded although persistence failed half-way")
+	}
+	f.otherHost(t)
+	assertDeletedHistoryArchives(t, f, "a history deleted after a partial archive, retried by another host")
 }
 
 func TestHistoryAlreadyDeletedIsSuccess(t *testing.T) {

@@ -130,7 +130,7 @@ def test_non_retryable_store_failure_is_not_retried(
 ) -> None:
     """An archive refused for good (missing container) is attempted once and then left alone.
 
-    The attempt is the shim's GetArchiveProgress (before streaming ArchiveHistory) and
+    The attempt is the shim's ArchiveHistory (a first attempt asks no GetArchiveProgress) and
     ArchiveVisibility, both answered FAILED_PRECONDITION (retryable=false).
     """
     container = f"gone-{uuid.uuid4().hex[:8]}"
