@@ -1,7 +1,8 @@
 """A fresh, empty archival URI per test for each of the six backends, as mixins for the conformance suites.
 
 Each mixin provides the ``archive_uri`` fixture that :class:`archivers.testing.conformance.ArchiverConformance`
-asks for; the emulator fixtures come from ``tests/conftest.py``.
+asks for, and a ``corpus_uri`` shared by the tests of one class (so the query corpus is archived
+once per class); the emulator fixtures come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class MemoryURI:
     def archive_uri(self) -> str:
         return f"memory://bucket-{uuid.uuid4().hex}/archive"
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def corpus_uri(cls) -> str:
+        return f"memory://corpus-{uuid.uuid4().hex}/archive"
+
 
 class FilestoreURI:
     """``file://`` in the test's temporary directory."""
@@ -29,6 +35,11 @@ class FilestoreURI:
     @pytest.fixture
     def archive_uri(self, tmp_path: Path) -> str:
         return f"file://{tmp_path}/archive"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def corpus_uri(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
+        return f"file://{tmp_path_factory.mktemp('corpus')}/archive"
 
 
 class S3URI:
@@ -38,6 +49,14 @@ class S3URI:
     def archive_uri(self, s3_bucket: Any, moto_s3_env: Any) -> str:
         return f"s3://{s3_bucket.name}/archive"
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def corpus_uri(cls, moto_s3: Any) -> Iterator[str]:
+        name = f"s3-corpus-{uuid.uuid4().hex[:12]}"
+        moto_s3.create_bucket(name)
+        yield f"s3://{name}/archive"
+        moto_s3.delete_bucket(name)
+
 
 class GcsURI:
     """``gs://`` on fake-gcs-server."""
@@ -45,6 +64,14 @@ class GcsURI:
     @pytest.fixture
     def archive_uri(self, gcs_bucket: Any, fake_gcs_env: Any) -> str:
         return f"gs://{gcs_bucket.name}/archive"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def corpus_uri(cls, fake_gcs: Any) -> Iterator[str]:
+        name = f"gs-corpus-{uuid.uuid4().hex[:12]}"
+        fake_gcs.create_bucket(name)
+        yield f"gs://{name}/archive"
+        fake_gcs.delete_bucket(name)
 
 
 class AzureURI:
@@ -54,6 +81,14 @@ class AzureURI:
     def archive_uri(self, azure_container: Any, azurite_env: Any) -> str:
         return f"azblob://{azure_container.name}/archive"
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def corpus_uri(cls, azurite: Any) -> Iterator[str]:
+        name = f"az-corpus-{uuid.uuid4().hex[:12]}"
+        azurite.create_container(name)
+        yield f"azblob://{name}/archive"
+        azurite.delete_container(name)
+
 
 class FsspecMemoryURI:
     """``fsspec+memory://bucket-.../archive`` on fsspec's memory filesystem (root created first)."""
@@ -62,6 +97,15 @@ class FsspecMemoryURI:
     def archive_uri(self) -> Iterator[str]:
         filesystem = fsspec.filesystem("memory")
         root = f"/bucket-{uuid.uuid4().hex}/archive"
+        filesystem.makedirs(root, exist_ok=True)
+        yield f"fsspec+memory:/{root}"
+        filesystem.rm(root.split("/archive")[0], recursive=True)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def corpus_uri(cls) -> Iterator[str]:
+        filesystem = fsspec.filesystem("memory")
+        root = f"/corpus-{uuid.uuid4().hex}/archive"
         filesystem.makedirs(root, exist_ok=True)
         yield f"fsspec+memory:/{root}"
         filesystem.rm(root.split("/archive")[0], recursive=True)

@@ -236,15 +236,15 @@ def temporal_env(temporal_dev: TemporalDevServer, monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture
 def s3_bucket(moto_s3_env: MotoS3Server, request: pytest.FixtureRequest) -> Iterator[S3Bucket]:
-    """A new, empty S3 bucket unique to this test, with the environment of ``moto_s3_env``.
-    moto is reset (every bucket deleted) after the test."""
+    """A new, empty S3 bucket unique to this test, with the environment of ``moto_s3_env``;
+    deleted with its objects after the test."""
     name = unique_name(request, "s3")
     _create(moto_s3_env.create_bucket, name, "boto3")
     try:
         yield S3Bucket(moto_s3_env, name, moto_s3_env.endpoint_url, moto_s3_env.region)
     finally:
         with contextlib.suppress(Exception):
-            moto_s3_env.reset()
+            moto_s3_env.delete_bucket(name)
 
 
 @pytest.fixture

@@ -9,6 +9,11 @@ returning a fresh, empty archival URI for each test (and, if the backend needs s
         def archive_uri(self, my_bucket) -> str:
             return f"myscheme://{my_bucket}/archive"
 
+The query tests read one corpus of visibility records, archived under ``corpus_uri`` (by default
+each test's ``archive_uri``). A subclass that returns one URI for the whole class from a
+class-scoped fixture (``corpus_uri``) has the corpus archived once per class instead of once per
+query test.
+
 The suite covers round trips (up to 50,000 events), paging, versions, idempotent and concurrent
 re-archives, an archive interrupted and resumed, histories already gone, mutated histories, not
 found, tampered tokens, and every query form against a brute-force filter of the same records.
@@ -72,6 +77,10 @@ PAGED_QUERIES = {
     "WorkflowType = 'OrderFlow' ORDER BY HistoryLength DESC",
 }
 """Queries also paged 7 rows at a time (the others 40 at a time, to keep the suite fast)."""
+
+
+_ARCHIVED_CORPORA: dict[str, list[Any]] = {}
+"""The corpus archived under each corpus URI of this process (a URI is archived into once)."""
 
 
 class _Recorder:
@@ -234,38 +243,50 @@ class ArchiverConformance:
     # -- visibility ------------------------------------------------------------------------
 
     @pytest.fixture
-    def archived_records(self, visibility: VisibilityArchiver, archive_uri: str) -> list[Any]:
-        """160 varied records archived, one of them twice (an upsert)."""
-        records = make_records(160)
-        for record in records:
-            visibility.archive(archive_uri, record)
-        visibility.archive(archive_uri, records[0])
+    def corpus_uri(self, archive_uri: str) -> str:
+        """Where the query tests' corpus is archived (override with a class-scoped URI to share it)."""
+        return archive_uri
+
+    @pytest.fixture
+    def archived_records(self, visibility: VisibilityArchiver, corpus_uri: str, archive_uri: str) -> list[Any]:
+        """160 varied records archived under ``corpus_uri``, one of them twice (an upsert); once per URI.
+
+        ``archive_uri`` is asked for so that whatever its fixture sets up for a test (the emulator's
+        environment, for instance) is in place for the corpus too.
+        """
+        records = _ARCHIVED_CORPORA.get(corpus_uri)
+        if records is None:
+            records = make_records(160)
+            for record in records:
+                visibility.archive(corpus_uri, record)
+            visibility.archive(corpus_uri, records[0])
+            _ARCHIVED_CORPORA[corpus_uri] = records
         return records
 
     def test_every_query_form_pages_to_the_brute_force_result(
-        self, visibility: VisibilityArchiver, archive_uri: str, archived_records: list[Any]
+        self, visibility: VisibilityArchiver, corpus_uri: str, archived_records: list[Any]
     ) -> None:
         for query in CONFORMANCE_QUERIES:
             compiled = compile_query(query, TYPES)
             expected = {r.run_id for r in archived_records if compiled.matches(r)}
-            full = self._query_all(visibility, archive_uri, query, 10_000)
+            full = self._query_all(visibility, corpus_uri, query, 10_000)
             assert sorted(full) == sorted(expected), query
             if query in PAGED_QUERIES:
-                assert self._query_all(visibility, archive_uri, query, 7) == full, query
+                assert self._query_all(visibility, corpus_uri, query, 7) == full, query
             else:
-                assert self._query_all(visibility, archive_uri, query, 40) == full, query
+                assert self._query_all(visibility, corpus_uri, query, 40) == full, query
 
-    def test_query_errors(self, visibility: VisibilityArchiver, archive_uri: str, archived_records: list[Any]) -> None:
+    def test_query_errors(self, visibility: VisibilityArchiver, corpus_uri: str, archived_records: list[Any]) -> None:
         with pytest.raises(QueryError):
-            visibility.query(archive_uri, QueryVisibilityRequest(NS, 5, b"", "WorkflowId = "))
-        first = visibility.query(archive_uri, QueryVisibilityRequest(NS, 5, b"", "WorkflowType = 'OrderFlow'"), TYPES)
+            visibility.query(corpus_uri, QueryVisibilityRequest(NS, 5, b"", "WorkflowId = "))
+        first = visibility.query(corpus_uri, QueryVisibilityRequest(NS, 5, b"", "WorkflowType = 'OrderFlow'"), TYPES)
         tampered = first.next_page_token.replace(b'"s":[', b'"s":[1,', 1)
         for bad in (tampered, b"garbage"):
             with pytest.raises(InvalidPageTokenError):
-                visibility.query(archive_uri, QueryVisibilityRequest(NS, 5, bad, "WorkflowType = 'OrderFlow'"), TYPES)
+                visibility.query(corpus_uri, QueryVisibilityRequest(NS, 5, bad, "WorkflowType = 'OrderFlow'"), TYPES)
 
     def test_search_attribute_aliases(
-        self, visibility: VisibilityArchiver, archive_uri: str, archived_records: list[Any]
+        self, visibility: VisibilityArchiver, corpus_uri: str, archived_records: list[Any]
     ) -> None:
         """Records store SQL visibility's column names; the namespace's aliases are what users type and see."""
         aliases = {"CustomerId": "Customer", "Priority": "Urgency"}  # stored name -> alias
@@ -273,13 +294,13 @@ class ArchiverConformance:
         stored_names_query = compile_query("CustomerId = 'c-3' AND Priority >= 2", TYPES)
         expected = {r.run_id for r in archived_records if stored_names_query.matches(r)}
         request = QueryVisibilityRequest(NS, 10_000, b"", query, search_attribute_aliases=aliases)
-        executions = visibility.query(archive_uri, request, TYPES).executions
+        executions = visibility.query(corpus_uri, request, TYPES).executions
         assert expected and {e.execution.run_id for e in executions} == expected
         for execution in executions:
             names = set(execution.search_attributes.indexed_fields)
             assert {"Customer", "Urgency"} <= names and not names & {"CustomerId", "Priority"}
         with pytest.raises(QueryError):  # an aliased attribute is not known under its stored name
-            visibility.query(archive_uri, QueryVisibilityRequest(NS, 10, b"", "CustomerId = 'c-3'",
+            visibility.query(corpus_uri, QueryVisibilityRequest(NS, 10, b"", "CustomerId = 'c-3'",
                                                                  search_attribute_aliases=aliases), TYPES)
 
     def test_empty_namespace(self, visibility: VisibilityArchiver, archive_uri: str) -> None:

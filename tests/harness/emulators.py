@@ -581,6 +581,18 @@ class MotoS3Server(_Emulator):
             options["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         self.client().create_bucket(Bucket=name, **options)
 
+    def delete_bucket(self, name: str) -> None:
+        """Delete bucket ``name`` and every object in it (missing bucket: no error)."""
+        client = self.client()
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            client.delete_bucket(Bucket=name)
+        except client.exceptions.NoSuchBucket:
+            pass
+
     def env(self) -> dict[str, str]:
         """``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_S3``), dummy ``AWS_ACCESS_KEY_ID`` and
         ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION`` and ``AWS_DEFAULT_REGION``.
