@@ -3,6 +3,7 @@ package archiver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -106,6 +107,24 @@ func (f *historyFixture) readAll(t *testing.T, pageSize int) ([]*historypb.Histo
 	}
 }
 
+// assertProgressCalls fails the test unless the archiver asked the sidecar for progress want times.
+func (f *historyFixture) assertProgressCalls(t *testing.T, what string, want int32) {
+	t.Helper()
+	if calls := f.progress.calls.Load(); calls != want {
+		t.Fatalf("%s asked the sidecar for progress %d time(s); want %d", what, calls, want)
+	}
+}
+
+// assertStoredHistory fails the test unless a read with pageSize gives exactly want.
+func (f *historyFixture) assertStoredHistory(t *testing.T, pageSize int, want []*historypb.History) {
+	t.Helper()
+	got, err := f.readAll(t, pageSize)
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	assertSameHistory(t, want, got)
+}
+
 func assertSameHistory(t *testing.T, want, got []*historypb.History) {
 	t.Helper()
 	flatten := func(batches []*historypb.History) *historypb.History {
@@ -130,17 +149,11 @@ func TestArchiveStreamsEveryBlobAndGetReadsItBack(t *testing.T) {
 		t.Fatalf("archive: %v", err)
 	}
 	// A first attempt streams from the first event without asking for progress first.
-	if calls := f.progress.calls.Load(); calls != 0 {
-		t.Fatalf("a first archive asked the sidecar for progress %d time(s); want none", calls)
-	}
+	f.assertProgressCalls(t, "a first archive", 0)
 	if len(f.source.firstReads) == 0 || f.source.firstReads[0] != 1 {
 		t.Fatalf("a first archive read persistence from events %v; want from event 1", f.source.firstReads)
 	}
-	got, err := f.readAll(t, 7)
-	if err != nil {
-		t.Fatalf("get: %v", err)
-	}
-	assertSameHistory(t, batches, got)
+	f.assertStoredHistory(t, 7, batches)
 
 	// Archiving again (a retry) is a no-op: the sidecar reports the archive complete, persistence is
 	// not read.
@@ -151,9 +164,7 @@ func TestArchiveStreamsEveryBlobAndGetReadsItBack(t *testing.T) {
 	if len(f.source.firstReads) != reads {
 		t.Fatalf("a complete archive was read again from persistence")
 	}
-	if calls := f.progress.calls.Load(); calls != 1 {
-		t.Fatalf("a retried archive asked the sidecar for progress %d time(s); want 1", calls)
-	}
+	f.assertProgressCalls(t, "a retried archive", 1)
 }
 
 func TestCompleteArchiveFromAnotherHostEndsEarly(t *testing.T) {
@@ -173,19 +184,13 @@ func TestCompleteArchiveFromAnotherHostEndsEarly(t *testing.T) {
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
 		t.Fatalf("archive of a complete archive: %v", err)
 	}
-	if calls := f.progress.calls.Load(); calls != 0 {
-		t.Fatalf("a first attempt asked the sidecar for progress %d time(s); want none", calls)
-	}
+	f.assertProgressCalls(t, "a first attempt", 0)
 	furthest := slices.Max(f.source.firstReads)
 	t.Logf("the shim read persistence up to event %d of %d", furthest, lastEvent)
 	if furthest*2 > lastEvent {
 		t.Fatalf("the shim read up to event %d of %d although the sidecar had ended the call", furthest, lastEvent)
 	}
-	got, err := f.readAll(t, 100)
-	if err != nil {
-		t.Fatalf("get: %v", err)
-	}
-	assertSameHistory(t, batches, got)
+	f.assertStoredHistory(t, 100, batches)
 }
 
 func TestInterruptedArchiveResumesFromTheStoredPoint(t *testing.T) {
@@ -206,26 +211,18 @@ func TestInterruptedArchiveResumesFromTheStoredPoint(t *testing.T) {
 		t.Fatalf("a partial archive must not be served, got %v", err)
 	}
 
-	if calls := f.progress.calls.Load(); calls != 0 {
-		t.Fatalf("a first attempt asked the sidecar for progress %d time(s); want none", calls)
-	}
+	f.assertProgressCalls(t, "a first attempt", 0)
 
 	f.source.failAfter = 0
 	f.source.firstReads = nil
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
 		t.Fatalf("retried archive: %v", err)
 	}
-	if calls := f.progress.calls.Load(); calls != 1 {
-		t.Fatalf("a retry asked the sidecar for progress %d time(s); want 1", calls)
-	}
+	f.assertProgressCalls(t, "a retry", 1)
 	if len(f.source.firstReads) == 0 || f.source.firstReads[0] <= 1 {
 		t.Fatalf("retry re-read from event %v instead of resuming after the stored events", f.source.firstReads)
 	}
-	got, err := f.readAll(t, 50)
-	if err != nil {
-		t.Fatalf("get: %v", err)
-	}
-	assertSameHistory(t, batches, got) // every event exactly once
+	f.assertStoredHistory(t, 50, batches) // every event exactly once
 }
 
 func TestInterruptedArchiveRetriedByAnotherHostStoresEachEventOnce(t *testing.T) {
@@ -245,38 +242,28 @@ func TestInterruptedArchiveRetriedByAnotherHostStoresEachEventOnce(t *testing.T)
 	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err != nil {
 		t.Fatalf("retried archive: %v", err)
 	}
-	if calls := f.progress.calls.Load(); calls != 0 {
-		t.Fatalf("a first attempt on this host asked the sidecar for progress %d time(s); want none", calls)
-	}
+	f.assertProgressCalls(t, "a first attempt on this host", 0)
 	if len(f.source.firstReads) == 0 || f.source.firstReads[0] != 1 {
 		t.Fatalf("a first attempt read persistence from events %v; want from event 1", f.source.firstReads)
 	}
-	got, err := f.readAll(t, 50)
-	if err != nil {
-		t.Fatalf("get: %v", err)
-	}
-	assertSameHistory(t, batches, got) // every event exactly once
+	f.assertStoredHistory(t, 50, batches) // every event exactly once
 }
 
 func TestHistoryDeletedAfterAPartialArchiveIsSuccess(t *testing.T) {
-	address := sidecarAddress(t)
-	f := newHistoryFixture(t, address, testHistory(40, 3, 600, testVersion))
-	f.source.failAfter = 20
-	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err == nil {
-		t.Fatal("archive succeeded although persistence failed half-way")
+	for _, retriedByAnotherHost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("retriedByAnotherHost=%v", retriedByAnotherHost), func(t *testing.T) {
+			address := sidecarAddress(t)
+			f := newHistoryFixture(t, address, testHistory(40, 3, 600, testVersion))
+			f.source.failAfter = 20
+			if err := f.archiver.Archive(context.Background(), f.uri, f.request); err == nil {
+				t.Fatal("archive succeeded although persistence failed half-way")
+			}
+			if retriedByAnotherHost {
+				f.otherHost(t)
+			}
+			assertDeletedHistoryArchives(t, f, "a history deleted after a partial archive")
+		})
 	}
-	assertDeletedHistoryArchives(t, f, "a history deleted after a partial archive")
-}
-
-func TestHistoryDeletedAfterAPartialArchiveIsSuccessOnAnotherHost(t *testing.T) {
-	address := sidecarAddress(t)
-	f := newHistoryFixture(t, address, testHistory(40, 3, 600, testVersion))
-	f.source.failAfter = 20
-	if err := f.archiver.Archive(context.Background(), f.uri, f.request); err == nil {
-		t.Fatal("archive succeeded although persistence failed half-way")
-	}
-	f.otherHost(t)
-	assertDeletedHistoryArchives(t, f, "a history deleted after a partial archive, retried by another host")
 }
 
 func TestHistoryAlreadyDeletedIsSuccess(t *testing.T) {
