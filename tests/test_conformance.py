@@ -3,7 +3,7 @@ Azure (Azurite) and fsspec (memory filesystem)."""
 
 from __future__ import annotations
 
-from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI
+from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI, NativeRoot
 
 from archivers.testing.conformance import ArchiverConformance
 
@@ -29,4 +29,28 @@ class TestAzure(AzureURI, ArchiverConformance):
 
 
 class TestFsspecMemory(FsspecMemoryURI, ArchiverConformance):
+    pass
+
+
+class TestNativeMemory(NativeRoot, MemoryURI, ArchiverConformance):
+    pass
+
+
+class TestNativeFilestore(NativeRoot, FilestoreURI, ArchiverConformance):
+    pass
+
+
+class TestNativeS3(NativeRoot, S3URI, ArchiverConformance):
+    pass
+
+
+class TestNativeGcs(NativeRoot, GcsURI, ArchiverConformance):
+    pass
+
+
+class TestNativeAzure(NativeRoot, AzureURI, ArchiverConformance):
+    pass
+
+
+class TestNativeFsspecMemory(NativeRoot, FsspecMemoryURI, ArchiverConformance):
     pass

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI
+from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI, NativeRoot
 
 from archivers.interfaces import HistoryArchiver, VisibilityArchiver
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
@@ -68,4 +68,28 @@ class TestAzureThroughSidecar(AzureURI, _ThroughSidecar):
 
 
 class TestFsspecMemoryThroughSidecar(FsspecMemoryURI, _ThroughSidecar):
+    pass
+
+
+class TestNativeMemoryThroughSidecar(NativeRoot, MemoryURI, _ThroughSidecar):
+    pass
+
+
+class TestNativeFilestoreThroughSidecar(NativeRoot, FilestoreURI, _ThroughSidecar):
+    pass
+
+
+class TestNativeS3ThroughSidecar(NativeRoot, S3URI, _ThroughSidecar):
+    pass
+
+
+class TestNativeGcsThroughSidecar(NativeRoot, GcsURI, _ThroughSidecar):
+    pass
+
+
+class TestNativeAzureThroughSidecar(NativeRoot, AzureURI, _ThroughSidecar):
+    pass
+
+
+class TestNativeFsspecMemoryThroughSidecar(NativeRoot, FsspecMemoryURI, _ThroughSidecar):
     pass

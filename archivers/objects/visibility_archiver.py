@@ -19,7 +19,7 @@ from archivers.interfaces import (
     SearchAttributeTypes,
     VisibilityArchiver,
 )
-from archivers.layouts.base import TimeIndex
+from archivers.layouts.base import TimeIndex, VisibilityLayout
 from archivers.objects.access import ObjectStoreAccess
 from archivers.query import CompiledQuery
 from archivers.store.base import ObjectNotFoundError, ObjectStore
@@ -31,30 +31,30 @@ class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
     """``VisibilityArchiver`` over an :class:`ObjectStore` in an object layout; see the module docstring."""
 
     def _archive(self, uri: URI, record: VisibilityRecord) -> None:
-        store, root = self._open(uri)
+        store, root, layout = self._open(uri)
         data = encode_message(record)
-        for key in self._layout.keys(root, record):
+        for key in layout.keys(root, record):
             store.put(key, data)
 
     def _query(
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
-        store, root = self._open(uri)
+        store, root, layout = self._open(uri)
         return run_query(
             request,
             search_attribute_types,
-            lambda compiled: self._candidates(store, root, request.namespace_id, compiled),
+            lambda compiled: self._candidates(store, root, layout, request.namespace_id, compiled),
         )
 
     def _candidates(
-        self, store: ObjectStore, root: str, namespace_id: str, compiled: CompiledQuery
+        self, store: ObjectStore, root: str, layout: VisibilityLayout, namespace_id: str, compiled: CompiledQuery
     ) -> Iterator[Candidate]:
         """The layout's listing as candidates; a listing by start time tells nothing of the close time."""
         constraints = compiled.constraints
         if constraints.is_empty:
             return
         index = TimeIndex.of(constraints)
-        for key, low, high in self._layout.list_index(store, root, namespace_id, constraints, index):
+        for key, low, high in layout.list_index(store, root, namespace_id, constraints, index):
             close_min, close_max = (None, None) if index.by_start else (low, high)
             yield Candidate(close_min, close_max, functools.partial(_load, store, key))
 
