@@ -157,7 +157,7 @@ class RootLayouts:
             if layout != self.compat and holds_objects(store, root):
                 if strict:
                     raise InvalidArgumentError(
-                        f"{store.bucket}/{root}: the root already holds archives in the {self.compat} layout and "
+                        f"{uri}: the root already holds archives in the {self.compat} layout and "
                         f"keeps it (initialise it with --layout {self.compat}, or use a new root for {layout})"
                     )
                 layout = self.compat
@@ -170,7 +170,7 @@ class RootLayouts:
             self._known[root_id(uri)] = existing.layout
         if strict and existing.layout != layout:
             raise InvalidArgumentError(
-                f"{store.bucket}/{root}: the root is already initialised in layout {existing.layout!r}, not {layout!r}"
+                f"{uri}: the root is already initialised in layout {existing.layout!r}, not {layout!r}"
             )
         return existing
 
