@@ -156,3 +156,45 @@ def test_cli_init_refuses_native_on_a_filestore_root(tmp_path: Path, capsys: pyt
     assert main(["init", "--uri", uri, "--layout", "native"]) == 2
     assert "already holds archives in the filestore layout" in capsys.readouterr().err
     assert not (tmp_path / "archive" / DESCRIPTOR_NAME).exists()
+
+
+@pytest.mark.parametrize("default_layout", ["native", "compat"])
+def test_sidecar_validate_uri_initialises_new_roots(default_layout: str) -> None:
+    """ValidateURI: a new root gets the default layout, a root holding compat archives keeps its own."""
+    from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
+    from sidecar.server import SidecarServer
+
+    server = SidecarServer(listen="127.0.0.1:0", grace=1, default_layout=default_layout)
+    server.start()
+    channel = connect(server.address)
+    try:
+        bucket = f"validate-{uuid.uuid4().hex}"
+        new, taken_over = f"memory://{bucket}/new", f"memory://{bucket}/old"
+        batches = synthetic_history(6)
+        get_history_archiver(taken_over).archive(taken_over, request_for(batches), batches)
+        RemoteHistoryArchiver(channel, timeout=30).validate_uri(new)
+        RemoteVisibilityArchiver(channel, timeout=30).validate_uri(taken_over)
+        store = MemoryStore(bucket)
+        described = {p: store.stat(f"{p}/{DESCRIPTOR_NAME}") for p in ("new", "old")}
+        if default_layout == "compat":
+            assert described == {"new": None, "old": None}
+        else:
+            assert RootDescriptor.decode(store.get(f"new/{DESCRIPTOR_NAME}"), "new").layout == "native"
+            assert RootDescriptor.decode(store.get(f"old/{DESCRIPTOR_NAME}"), "old").layout == "s3store"
+        assert _read_all(get_history_archiver(taken_over), taken_over) == batches
+    finally:
+        channel.close()
+        server.stop()
+
+
+def test_sidecar_config_default_layout(tmp_path: Path) -> None:
+    from archivers.config import ConfigError
+    from sidecar.config import load_sidecar_config
+
+    path = tmp_path / "sidecar.yaml"
+    path.write_text("sidecar: {defaultLayout: compat}\narchival: {}\n")
+    assert load_sidecar_config(str(path)).default_layout == "compat"
+    assert load_sidecar_config(None).default_layout == "native"
+    path.write_text("sidecar: {defaultLayout: s3store}\narchival: {}\n")
+    with pytest.raises(ConfigError, match="defaultLayout must be one of native, compat"):
+        load_sidecar_config(str(path))
