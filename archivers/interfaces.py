@@ -17,6 +17,7 @@ from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.errors import InvalidArgumentError
 from archivers.progress import ArchiveProgress, ProgressRecorder
+from archivers.roots import RootManager
 from archivers.uri import URI, as_uri
 
 DEFAULT_HISTORY_PAGE_SIZE = 256
@@ -253,14 +254,16 @@ BackendConfig = Mapping[str, Any]
 class Backend:
     """A storage backend: builds the archivers of one URI scheme from the scheme's settings.
 
-    ``history`` and ``visibility`` are called with the scheme's :data:`BackendConfig` (empty when
-    none is configured) and may be called more than once; :mod:`archivers.registry` looks backends
-    up by ``scheme``.
+    ``history``, ``visibility`` and ``roots`` are called with the scheme's :data:`BackendConfig`
+    (empty when none is configured) and may be called more than once; :mod:`archivers.registry`
+    looks backends up by ``scheme``. ``roots`` is ``None`` for a backend whose roots cannot carry a
+    descriptor (:mod:`archivers.roots`): all its roots are in its one layout.
     """
 
     scheme: str
     history: Callable[[BackendConfig], HistoryArchiver]
     visibility: Callable[[BackendConfig], VisibilityArchiver]
+    roots: Callable[[BackendConfig], RootManager] | None = None
 
 
 def _require_ids(**ids: str) -> None:

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 
 from archivers.errors import InvalidArgumentError, MissingDependencyError, UnknownSchemeError
 from archivers.interfaces import Backend, BackendConfig, HistoryArchiver, VisibilityArchiver
+from archivers.roots import RootManager
 from archivers.uri import URI
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DuplicateBackendError",
     "get_backend",
     "get_history_archiver",
+    "get_root_manager",
     "get_visibility_archiver",
     "known_schemes",
     "register_backend",
@@ -124,6 +126,19 @@ def get_history_archiver(scheme_or_uri: str | URI, config: BackendConfig | None 
 def get_visibility_archiver(scheme_or_uri: str | URI, config: BackendConfig | None = None) -> VisibilityArchiver:
     """Build the visibility archiver for a scheme or URI with the scheme's ``config``."""
     return get_backend(scheme_or_uri).visibility(config or {})
+
+
+def get_root_manager(scheme_or_uri: str | URI, config: BackendConfig | None = None) -> RootManager:
+    """The root manager (:mod:`archivers.roots`) of a scheme or URI with the scheme's ``config``.
+
+    Raises :class:`InvalidArgumentError` if the scheme's backend has no descriptors (one layout only).
+    """
+    backend = get_backend(scheme_or_uri)
+    if backend.roots is None:
+        raise InvalidArgumentError(
+            f"the {backend.scheme!r} backend has one layout only: its roots cannot be initialised"
+        )
+    return backend.roots(config or {})
 
 
 def _scheme_of(scheme_or_uri: str | URI) -> str:

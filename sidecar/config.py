@@ -11,6 +11,7 @@ section configures the server itself.
       maxConcurrentRpcs: 64         # calls beyond this many at once get RESOURCE_EXHAUSTED (default: no limit)
       maxMessageBytes: 67108864     # largest message received or sent (default 64 MiB)
       shutdownGraceSeconds: 10      # how long in-flight calls may finish on SIGTERM
+      defaultLayout: native         # layout ValidateURI gives a new root: native (default) or compat (none written)
       tls:                          # absent: plaintext
         certFile: /etc/sidecar/tls.crt
         keyFile: /etc/sidecar/tls.key
@@ -38,8 +39,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archivers.config import ArchivalConfig, ConfigError, load_config
+from archivers.roots import COMPAT, NATIVE
 from sidecar import DEFAULT_LISTEN
 
+DEFAULT_LAYOUTS = (NATIVE, COMPAT)
+"""``sidecar.defaultLayout``: what ``ValidateURI`` makes of a root without a descriptor (see :mod:`archivers.roots`)."""
 DEFAULT_MAX_WORKERS = 16
 """Threads serving calls when the config does not say."""
 
@@ -64,6 +68,7 @@ _SIDECAR_KEYS = (
     "maxConcurrentRpcs",
     "maxMessageBytes",
     "shutdownGraceSeconds",
+    "defaultLayout",
     "tls",
     "metrics",
     "logs",
@@ -105,6 +110,7 @@ class SidecarConfig:
     tls: TLSConfig | None = None
     metrics_listen: str | None = None
     logs: LogConfig = field(default_factory=LogConfig)
+    default_layout: str = NATIVE
 
 
 def load_sidecar_config(path: str | None) -> SidecarConfig:
@@ -132,6 +138,11 @@ def load_sidecar_config(path: str | None) -> SidecarConfig:
     concurrent = _typed(section, "sidecar", "maxConcurrentRpcs", int, None, path)
     message_bytes = _typed(section, "sidecar", "maxMessageBytes", int, DEFAULT_MAX_MESSAGE_BYTES, path)
     grace = _typed(section, "sidecar", "shutdownGraceSeconds", (int, float), DEFAULT_GRACE_SECONDS, path)
+    default_layout = _typed(section, "sidecar", "defaultLayout", str, NATIVE, path)
+    if default_layout not in DEFAULT_LAYOUTS:
+        raise ConfigError(
+            f"{path}: sidecar.defaultLayout must be one of {', '.join(DEFAULT_LAYOUTS)}, got {default_layout!r}"
+        )
     if workers < 1:
         raise ConfigError(f"{path}: sidecar.maxWorkers must be >= 1, got {workers}")
     if concurrent is not None and concurrent < 1:
@@ -150,6 +161,7 @@ def load_sidecar_config(path: str | None) -> SidecarConfig:
         tls=_tls(section, path),
         metrics_listen=_metrics(section.get("metrics"), path),
         logs=_logs(section.get("logs"), path),
+        default_layout=default_layout,
     )
 
 
@@ -192,9 +204,7 @@ def tls_problem(tls: TLSConfig) -> str | None:
         try:
             ssl.create_default_context(cafile=tls.client_ca_file)
         except (ssl.SSLError, OSError) as exc:
-            return (
-                f"sidecar.tls.clientCaFile: {tls.client_ca_file} is not a readable PEM CA bundle ({_reason(exc)})"
-            )
+            return f"sidecar.tls.clientCaFile: {tls.client_ca_file} is not a readable PEM CA bundle ({_reason(exc)})"
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(tls.cert_file, tls.key_file, password=_no_password)

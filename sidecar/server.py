@@ -25,6 +25,7 @@ from grpc_reflection.v1alpha import reflection
 from archivers._proto.temporal_archivers.v1 import service_pb2, service_pb2_grpc
 from archivers.config import ArchivalConfig
 from archivers.errors import InvalidArgumentError
+from archivers.roots import NATIVE
 from sidecar import DEFAULT_LISTEN, SERVICE_NAME
 from sidecar.config import (
     DEFAULT_GRACE_SECONDS,
@@ -67,6 +68,7 @@ class SidecarServer:
         tls: TLSConfig | None = None,
         metrics_listen: str | None = None,
         metrics: SidecarMetrics | None = None,
+        default_layout: str = NATIVE,
     ) -> None:
         self.listen = listen
         self.grace = grace
@@ -86,7 +88,7 @@ class SidecarServer:
             ],
             maximum_concurrent_rpcs=max_concurrent_rpcs,
         )
-        self._servicer = ArchiverServicer(archival)
+        self._servicer = ArchiverServicer(archival, default_layout=default_layout)
         service_pb2_grpc.add_ArchiverServiceServicer_to_server(self._servicer, self._server)
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -109,6 +111,7 @@ class SidecarServer:
             max_concurrent_rpcs=config.max_concurrent_rpcs,
             tls=config.tls,
             metrics_listen=config.metrics_listen,
+            default_layout=config.default_layout,
         )
 
     @property

@@ -31,7 +31,8 @@ from archivers.config import ArchivalConfig
 from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError, TransientError
 from archivers.interfaces import BackendConfig, HistoryArchiver, VisibilityArchiver
 from archivers.progress import ArchiveProgress
-from archivers.registry import get_history_archiver, get_visibility_archiver
+from archivers.registry import get_backend, get_history_archiver, get_visibility_archiver
+from archivers.roots import NATIVE
 from archivers.uri import URI
 from archivers.wire.messages import (
     get_request_from_pb,
@@ -103,10 +104,14 @@ class ArchiverServicer:
 
     ``config`` supplies each scheme's backend settings; archivers are built on first use of a
     scheme and shared by all later calls (the library's archivers are thread-safe).
+    ``default_layout`` (``native`` or ``compat``) is what ``ValidateURI`` gives a root without a
+    descriptor: ``native`` creates a native descriptor (or, on a root already holding compat
+    archives, one naming its compat layout); ``compat`` writes nothing.
     """
 
-    def __init__(self, config: ArchivalConfig | None = None) -> None:
+    def __init__(self, config: ArchivalConfig | None = None, *, default_layout: str = NATIVE) -> None:
         self._config = config or ArchivalConfig()
+        self._default_layout = default_layout
         self._lock = threading.Lock()
         self._history: dict[str, HistoryArchiver] = {}
         self._visibility: dict[str, VisibilityArchiver] = {}
@@ -149,14 +154,23 @@ class ArchiverServicer:
 
     @_mapped
     def ValidateURI(self, request: Any, context: grpc.ServicerContext) -> Any:
-        """Check ``request.uri`` with the history or visibility archiver its ``kind`` names."""
+        """Check ``request.uri`` with the archiver its ``kind`` names, then give a new root the default layout."""
         if request.kind == pb.ARCHIVER_KIND_HISTORY:
             self.history_archiver(request.uri).validate_uri(request.uri)
+            self._init_root(request.uri, self._config.history_settings)
         elif request.kind == pb.ARCHIVER_KIND_VISIBILITY:
             self.visibility_archiver(request.uri).validate_uri(request.uri)
+            self._init_root(request.uri, self._config.visibility_settings)
         else:
             raise InvalidArgumentError("kind must be ARCHIVER_KIND_HISTORY or ARCHIVER_KIND_VISIBILITY")
         return pb.ValidateURIResponse()
+
+    def _init_root(self, uri: str, settings: Callable[[str], BackendConfig]) -> None:
+        """Create the descriptor of a root that has none, in the default layout (see the class docstring)."""
+        parsed = URI.parse(uri)
+        roots = get_backend(parsed).roots
+        if self._default_layout == NATIVE and roots is not None:
+            roots(settings(parsed.scheme)).init(parsed, NATIVE, "sidecar ValidateURI", strict=False)
 
     @_mapped
     def GetArchiveProgress(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -231,4 +245,3 @@ def _batches(
     if not context.is_active():  # cancelled, not half-closed: the stream was cut, not finished
         reason = "the sidecar is shutting down" if shutdown.is_set() else "the call was cancelled"
         raise TransientError(f"ArchiveHistory cut short: {reason}; retry")
-

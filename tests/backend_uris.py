@@ -1,8 +1,10 @@
 """A fresh, empty archival URI per test for each of the six backends, as mixins for the conformance suites.
 
 Each mixin provides the ``archive_uri`` fixture that :class:`archivers.testing.conformance.ArchiverConformance`
-asks for, and a ``corpus_uri`` shared by the tests of one class (so the query corpus is archived
-once per class); the emulator fixtures come from ``tests/conftest.py``.
+asks for, from its own ``root_uri``, and a ``corpus_uri`` shared by the tests of one class (so the
+query corpus is archived once per class); the emulator fixtures come from ``tests/conftest.py``.
+Mixed in after :class:`NativeRoot`, the root is first initialised in the native layout
+(``archiver init``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,35 @@ from typing import Any
 import fsspec
 import pytest
 
+from archivers.registry import get_backend
+from archivers.uri import URI
 
-class MemoryURI:
+
+class _Root:
+    """``archive_uri``: the mixin's ``root_uri``, initialised in ``root_layout`` first if that is set."""
+
+    root_layout: str | None = None
+
+    @pytest.fixture
+    def archive_uri(self, root_uri: str) -> str:
+        if self.root_layout is not None:
+            roots = get_backend(root_uri).roots
+            assert roots is not None
+            roots({}).init(URI.parse(root_uri), self.root_layout, "tests")
+        return root_uri
+
+
+class NativeRoot:
+    """Mixed in first: the root is initialised as a native root before the test."""
+
+    root_layout = "native"
+
+
+class MemoryURI(_Root):
     """``memory://`` (the in-process store)."""
 
     @pytest.fixture
-    def archive_uri(self) -> str:
+    def root_uri(self) -> str:
         return f"memory://bucket-{uuid.uuid4().hex}/archive"
 
     @pytest.fixture(scope="class")
@@ -29,11 +54,11 @@ class MemoryURI:
         return f"memory://corpus-{uuid.uuid4().hex}/archive"
 
 
-class FilestoreURI:
+class FilestoreURI(_Root):
     """``file://`` in the test's temporary directory."""
 
     @pytest.fixture
-    def archive_uri(self, tmp_path: Path) -> str:
+    def root_uri(self, tmp_path: Path) -> str:
         return f"file://{tmp_path}/archive"
 
     @pytest.fixture(scope="class")
@@ -42,11 +67,11 @@ class FilestoreURI:
         return f"file://{tmp_path_factory.mktemp('corpus')}/archive"
 
 
-class S3URI:
+class S3URI(_Root):
     """``s3://`` on moto's server."""
 
     @pytest.fixture
-    def archive_uri(self, s3_bucket: Any, moto_s3_env: Any) -> str:
+    def root_uri(self, s3_bucket: Any, moto_s3_env: Any) -> str:
         return f"s3://{s3_bucket.name}/archive"
 
     @pytest.fixture(scope="class")
@@ -58,11 +83,11 @@ class S3URI:
         moto_s3.delete_bucket(name)
 
 
-class GcsURI:
+class GcsURI(_Root):
     """``gs://`` on fake-gcs-server."""
 
     @pytest.fixture
-    def archive_uri(self, gcs_bucket: Any, fake_gcs_env: Any) -> str:
+    def root_uri(self, gcs_bucket: Any, fake_gcs_env: Any) -> str:
         return f"gs://{gcs_bucket.name}/archive"
 
     @pytest.fixture(scope="class")
@@ -74,11 +99,11 @@ class GcsURI:
         fake_gcs.delete_bucket(name)
 
 
-class AzureURI:
+class AzureURI(_Root):
     """``azblob://`` on Azurite."""
 
     @pytest.fixture
-    def archive_uri(self, azure_container: Any, azurite_env: Any) -> str:
+    def root_uri(self, azure_container: Any, azurite_env: Any) -> str:
         return f"azblob://{azure_container.name}/archive"
 
     @pytest.fixture(scope="class")
@@ -90,11 +115,11 @@ class AzureURI:
         azurite.delete_container(name)
 
 
-class FsspecMemoryURI:
+class FsspecMemoryURI(_Root):
     """``fsspec+memory://bucket-.../archive`` on fsspec's memory filesystem (root created first)."""
 
     @pytest.fixture
-    def archive_uri(self) -> Iterator[str]:
+    def root_uri(self) -> Iterator[str]:
         filesystem = fsspec.filesystem("memory")
         root = f"/bucket-{uuid.uuid4().hex}/archive"
         filesystem.makedirs(root, exist_ok=True)

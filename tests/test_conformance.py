@@ -3,9 +3,9 @@ Azure (Azurite) and fsspec (memory filesystem)."""
 
 from __future__ import annotations
 
-from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI
+from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI, NativeRoot
 
-from archivers.testing.conformance import ArchiverConformance
+from archivers.testing.conformance import ArchiverConformance, HistoryConformance
 
 
 class TestMemory(MemoryURI, ArchiverConformance):
@@ -29,4 +29,32 @@ class TestAzure(AzureURI, ArchiverConformance):
 
 
 class TestFsspecMemory(FsspecMemoryURI, ArchiverConformance):
+    pass
+
+
+# A native root keeps its scheme's compat visibility layout until the native index exists, and the
+# classes above test that; on native roots the history half runs.
+
+
+class TestNativeMemory(NativeRoot, MemoryURI, HistoryConformance):
+    pass
+
+
+class TestNativeFilestore(NativeRoot, FilestoreURI, HistoryConformance):
+    pass
+
+
+class TestNativeS3(NativeRoot, S3URI, HistoryConformance):
+    pass
+
+
+class TestNativeGcs(NativeRoot, GcsURI, HistoryConformance):
+    pass
+
+
+class TestNativeAzure(NativeRoot, AzureURI, HistoryConformance):
+    pass
+
+
+class TestNativeFsspecMemory(NativeRoot, FsspecMemoryURI, HistoryConformance):
     pass

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI
+from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI, NativeRoot
 
 from archivers.interfaces import HistoryArchiver, VisibilityArchiver
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
-from archivers.testing.conformance import ArchiverConformance
+from archivers.testing.conformance import ArchiverConformance, HistoryConformance
 from sidecar.server import SidecarServer
 
 
@@ -37,11 +37,13 @@ def sidecar_channel() -> Iterator[grpc.Channel]:
         server.stop()
 
 
-class _ThroughSidecar(ArchiverConformance):
+class _HistoryThroughSidecar(HistoryConformance):
     @pytest.fixture
     def history(self, sidecar_channel: grpc.Channel) -> HistoryArchiver:
         return RemoteHistoryArchiver(sidecar_channel, timeout=60)
 
+
+class _ThroughSidecar(_HistoryThroughSidecar, ArchiverConformance):
     @pytest.fixture
     def visibility(self, sidecar_channel: grpc.Channel) -> VisibilityArchiver:
         return RemoteVisibilityArchiver(sidecar_channel, timeout=60)
@@ -68,4 +70,31 @@ class TestAzureThroughSidecar(AzureURI, _ThroughSidecar):
 
 
 class TestFsspecMemoryThroughSidecar(FsspecMemoryURI, _ThroughSidecar):
+    pass
+
+
+# On native roots the history half runs (their visibility layout is the compat one, tested above).
+
+
+class TestNativeMemoryThroughSidecar(NativeRoot, MemoryURI, _HistoryThroughSidecar):
+    pass
+
+
+class TestNativeFilestoreThroughSidecar(NativeRoot, FilestoreURI, _HistoryThroughSidecar):
+    pass
+
+
+class TestNativeS3ThroughSidecar(NativeRoot, S3URI, _HistoryThroughSidecar):
+    pass
+
+
+class TestNativeGcsThroughSidecar(NativeRoot, GcsURI, _HistoryThroughSidecar):
+    pass
+
+
+class TestNativeAzureThroughSidecar(NativeRoot, AzureURI, _HistoryThroughSidecar):
+    pass
+
+
+class TestNativeFsspecMemoryThroughSidecar(NativeRoot, FsspecMemoryURI, _HistoryThroughSidecar):
     pass

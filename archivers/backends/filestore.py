@@ -1,19 +1,49 @@
-"""The ``file://`` backend: local files (:mod:`archivers.localfs`) in Temporal's filestore layout.
+"""The ``file://`` backend: local files in Temporal's filestore layout, or native history parts.
+
+A directory without a descriptor (:mod:`archivers.roots`) is in Temporal's filestore layout
+(:mod:`archivers.localfs`), as is one whose descriptor says ``filestore``. A directory whose
+descriptor says ``native`` keeps its histories in native parts (:mod:`archivers.layouts.native`),
+written and read by the object history archiver over an fsspec local store rooted at the directory
+(the ``fsspec`` extra; parts are flushed to disk, then linked to their name); its visibility
+records stay in the filestore layout. Reading which layout a directory is in costs one ``open``
+per directory and process.
 
 Settings (Temporal's ``filestore`` provider keys): ``fileMode`` and ``dirMode`` as octal strings
-such as ``"0666"`` and ``"0766"``; and this project's ``durability``, ``durable`` (the default) or
-``upstream`` (no fsync, as Temporal's filestore; see :class:`archivers.localfiles.Durability`).
+such as ``"0666"`` and ``"0766"`` (filestore files; native parts get the process's default modes);
+and this project's ``durability``, ``durable`` (the default) or ``upstream`` (no fsync, as
+Temporal's filestore; see :class:`archivers.localfiles.Durability`; filestore files only).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from archivers.errors import InvalidArgumentError
-from archivers.interfaces import Backend, BackendConfig
-from archivers.localfiles import Durability, FileModes
+from temporalio.api.history.v1 import History
+
+from archivers.errors import InvalidArgumentError, MissingDependencyError
+from archivers.interfaces import (
+    ArchiveHistoryRequest,
+    Backend,
+    BackendConfig,
+    GetHistoryRequest,
+    GetHistoryResponse,
+    HistoryArchiver,
+)
+from archivers.layouts.native import LAYOUT as NATIVE_LAYOUT
+from archivers.localfiles import Durability, FileModes, ensure_dir, validate_dir_uri
 from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.localfs.visibility_archiver import FilestoreVisibilityArchiver
+from archivers.objects.access import fixed_layout
+from archivers.objects.history_archiver import ObjectHistoryArchiver
+from archivers.objects.root_manager import StoreRoots
+from archivers.progress import ArchiveProgress, ProgressRecorder
+from archivers.roots import DESCRIPTOR_NAME, NATIVE, RootDescriptor, RootLayouts
+from archivers.store.base import ObjectStore, StoreKind
+from archivers.store.cache import StoreCache, per_settings
+from archivers.store.fsspec_store import FsspecStore
+from archivers.uri import URI
 
 
 def modes_from_config(config: BackendConfig) -> FileModes:
@@ -49,12 +79,75 @@ def _mode(value: Any, default: int, key: str) -> int:
     return mode
 
 
+def _local_store(uri: URI, settings: Mapping[str, Any]) -> ObjectStore:
+    """The fsspec local store rooted at the URI's directory (for native roots)."""
+    try:
+        import fsspec
+    except ImportError as exc:
+        raise MissingDependencyError.for_backend("file (native layout)", extra="fsspec", module="fsspec") from exc
+    return FsspecStore(fsspec.filesystem("file"), uri.path)
+
+
+def _read_descriptor(directory: str) -> RootDescriptor | None:
+    """The directory's descriptor, ``None`` if it has none (or the directory does not exist yet)."""
+    path = os.path.join(directory, DESCRIPTOR_NAME)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return RootDescriptor.decode(data, path)
+
+
+class FileHistoryArchiver(HistoryArchiver):
+    """``file://`` histories: the filestore archiver, or the native one for directories initialised as native."""
+
+    def __init__(self, filestore: HistoryArchiver, native: HistoryArchiver, roots: RootLayouts) -> None:
+        self._filestore = filestore
+        self._native = native
+        self._roots = roots
+
+    def check_uri(self, uri: URI) -> None:
+        """See :func:`archivers.localfiles.validate_dir_uri`."""
+        validate_dir_uri(uri)
+
+    def _for(self, uri: URI) -> HistoryArchiver:
+        layout = self._roots.layout_of(uri, lambda: _read_descriptor(uri.path))
+        return self._native if layout == NATIVE else self._filestore
+
+    def _archive(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
+    ) -> None:
+        self._for(uri)._archive(uri, request, batches, progress)
+
+    def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
+        return self._for(uri)._get(uri, request)
+
+    def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
+        return self._for(uri)._progress(uri, request)
+
+
+_LOCAL_STORES = StoreKind(_local_store, shared_by=lambda uri: uri.path)
+_shared = per_settings(lambda config: (StoreCache(_LOCAL_STORES, config), RootLayouts("filestore")))
+
+
+def _history(config: BackendConfig) -> FileHistoryArchiver:
+    stores, roots = _shared(config)
+    native = ObjectHistoryArchiver(stores, fixed_layout(NATIVE_LAYOUT), validate_dir_uri)
+    filestore = FilestoreHistoryArchiver(modes_from_config(config), durability=durability_from_config(config))
+    return FileHistoryArchiver(filestore, native, roots)
+
+
+def _roots(config: BackendConfig) -> StoreRoots:
+    modes = modes_from_config(config)
+    return StoreRoots(*_shared(config), validate_dir_uri, prepare=lambda uri: ensure_dir(uri.path, modes.dir_mode))
+
+
 BACKEND = Backend(
     scheme="file",
-    history=lambda config: FilestoreHistoryArchiver(
-        modes_from_config(config), durability=durability_from_config(config)
-    ),
+    history=_history,
     visibility=lambda config: FilestoreVisibilityArchiver(
         modes_from_config(config), durability=durability_from_config(config)
     ),
+    roots=_roots,
 )

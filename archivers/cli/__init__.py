@@ -8,8 +8,10 @@ subcommand (such as ``serve``) goes in its own module here and is attached below
 from __future__ import annotations
 
 from archivers.cli.commands import cli, main
+from archivers.cli.init import init
 from archivers.cli.serve import serve
 
+cli.add_command(init)
 cli.add_command(serve)
 
 __all__ = ["cli", "main"]

@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.codec.protojson import dict_to_message
+from archivers.codec.protojson import dict_to_message, encode_message
 from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest
 from archivers.query import Constraints, TimeRange
 from archivers.store.base import ObjectInfo, ObjectStore
@@ -23,12 +23,37 @@ ListedKey = tuple[ObjectInfo, int, int]
 """``(object, low, high)``: a listed visibility object and the Unix-nanos range its indexed time may have."""
 
 
-@dataclass(frozen=True)
-class Part:
-    """A stored history part, parsed as JSON; batches become protobuf only when asked for.
+class Part(abc.ABC):
+    """A stored history part: its batches in order, ``last_event_id`` and whether it ends the history.
 
-    ``last_event_id`` is the id of its last event and ``is_last`` whether it ends the history.
+    Parts are immutable once read, so a part may be cached and shared between threads.
     """
+
+    is_last: bool
+    last_event_id: int
+    source: str
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """The number of batches."""
+
+    @abc.abstractmethod
+    def batch(self, index: int) -> History:
+        """Batch ``index`` as a ``History``; :class:`CorruptArchiveError` naming the part if invalid."""
+
+    def batch_bytes(self, index: int) -> bytes:
+        """Batch ``index`` as a serialized ``History`` (layouts storing binary batches slice them, not re-encode)."""
+        return self.batch(index).SerializeToString()
+
+    @property
+    def batches(self) -> list[History]:
+        """Every batch (decodes them all)."""
+        return [self.batch(i) for i in range(len(self))]
+
+
+@dataclass(frozen=True)
+class JsonPart(Part):
+    """A part of a compat layout, parsed as JSON; batches become protobuf only when asked for."""
 
     raw_batches: list[Any]
     is_last: bool
@@ -40,15 +65,10 @@ class Part:
         return len(self.raw_batches)
 
     def batch(self, index: int) -> History:
-        """Batch ``index`` as a ``History``; :class:`CorruptArchiveError` naming the part if invalid."""
+        """See :class:`Part`."""
         return dict_to_message(
             self.raw_batches[index], History, source=self.source, ignore_unknown_fields=not self.strict
         )
-
-    @property
-    def batches(self) -> list[History]:
-        """Every batch (decodes them all)."""
-        return [self.batch(i) for i in range(len(self))]
 
 
 class HistoryLayout(abc.ABC):
@@ -66,15 +86,31 @@ class HistoryLayout(abc.ABC):
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """``(version, index)`` of a listed key, or ``None`` if it is not one of the run's parts."""
 
+    def encode_batch(self, batch: History) -> bytes:
+        """One batch as the layout stores it; parts are sized by these bytes (default: protojson)."""
+        return encode_message(batch)
+
     @abc.abstractmethod
     def encode_part(
         self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
     ) -> bytes:
-        """The stored bytes of one part; ``encoded_batches`` are the batches' protojson."""
+        """The stored bytes of one part; ``encoded_batches`` are the batches as :meth:`encode_batch` made them."""
 
     @abc.abstractmethod
     def decode_part(self, data: bytes, source: str) -> Part:
         """Decode a stored part, raising :class:`CorruptArchiveError` naming ``source``."""
+
+
+def version_and_index(key: str, prefix: str) -> tuple[int, int] | None:
+    """``(version, index)`` of a key ``<prefix><version>/<index>``; ``None`` for any other key."""
+    rest = key.removeprefix(prefix)
+    if rest == key:
+        return None
+    version, slash, index = rest.partition("/")
+    try:
+        return (int(version), int(index)) if slash and index.isdigit() else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

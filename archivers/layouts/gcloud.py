@@ -24,7 +24,7 @@ from archivers.codec.naming import gcloud_fingerprint as h
 from archivers.codec.protojson import parse_json
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start
+from archivers.layouts.base import JsonPart, ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start
 from archivers.layouts.s3store import NANOS, key_time, parse_key_time, time_prefix
 from archivers.query import Constraints
 from archivers.store.base import ObjectStore
@@ -128,12 +128,12 @@ class GcloudLayout(ObjectLayout):
         parsed = parse_json(data, source)
         if not isinstance(parsed, list):
             raise CorruptArchiveError(f"{source}: expected a JSON array of event batches")
-        part = Part(parsed, False, 0, source, strict=False)
+        part = JsonPart(parsed, False, 0, source, strict=False)
         for index in reversed(range(len(part))):
             events = part.batch(index).events
             if events:
                 last = events[-1]
-                return Part(parsed, last.event_type in CLOSE_EVENT_TYPES, last.event_id, source, strict=False)
+                return JsonPart(parsed, last.event_type in CLOSE_EVENT_TYPES, last.event_id, source, strict=False)
         return part
 
     def keys(self, root: str, record: VisibilityRecord) -> list[str]:

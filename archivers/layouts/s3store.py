@@ -36,7 +36,16 @@ from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeade
 from archivers.codec.protojson import dict_to_message, encode_message, parse_json
 from archivers.errors import CorruptArchiveError, InvalidArgumentError
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.layouts.base import ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start
+from archivers.layouts.base import (
+    JsonPart,
+    ListedKey,
+    ObjectLayout,
+    Part,
+    RunRequest,
+    TimeIndex,
+    close_and_start,
+    version_and_index,
+)
 from archivers.query import Constraints
 from archivers.store.base import ObjectStore
 
@@ -158,14 +167,7 @@ class S3StoreLayout(ObjectLayout):
 
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """See :class:`HistoryLayout`."""
-        rest = key.removeprefix(self.list_prefix(root, run))
-        if rest == key:
-            return None
-        version, slash, index = rest.partition("/")
-        try:
-            return (int(version), int(index)) if slash and index.isdigit() else None
-        except ValueError:
-            return None
+        return version_and_index(key, self.list_prefix(root, run))
 
     def encode_part(
         self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
@@ -197,7 +199,7 @@ class S3StoreLayout(ObjectLayout):
         body = parsed.get("body", [])
         if not isinstance(body, list):
             raise CorruptArchiveError(f"{source}: HistoryBlob body is not a list")
-        return Part(body, header.is_last, header.last_event_id, source, strict=True)
+        return JsonPart(body, header.is_last, header.last_event_id, source, strict=True)
 
     def keys(self, root: str, record: VisibilityRecord) -> list[str]:
         """See :class:`VisibilityLayout`: the four index keys one record is stored under.

@@ -14,19 +14,28 @@ StoreProvider = Callable[[URI], ObjectStore]
 URICheck = Callable[[URI], None]
 """A backend's URI rules: raises :class:`archivers.errors.InvalidURIError`, sends no request."""
 
+LayoutOf = Callable[[URI, ObjectStore, str], ObjectLayout]
+"""The layout of the root of a URI, served by this store under this key prefix (see :mod:`archivers.roots`)."""
+
+
+def fixed_layout(layout: ObjectLayout) -> LayoutOf:
+    """A :data:`LayoutOf` answering ``layout`` for every root."""
+    return lambda uri, store, root: layout
+
 
 class ObjectStoreAccess:
-    """Base of the object archivers: the store serving each URI, the layout and the URI rules."""
+    """Base of the object archivers: the store serving each URI, the layout of its root and the URI rules."""
 
-    def __init__(self, stores: StoreProvider, layout: ObjectLayout, uri_check: URICheck) -> None:
+    def __init__(self, stores: StoreProvider, layouts: LayoutOf, uri_check: URICheck) -> None:
         self._stores = stores
-        self._layout = layout
+        self._layouts = layouts
         self._uri_check = uri_check
 
-    def _open(self, uri: URI) -> tuple[ObjectStore, str]:
-        """The store serving ``uri`` and the root its keys start with (:meth:`ObjectStore.key_prefix`)."""
+    def _open(self, uri: URI) -> tuple[ObjectStore, str, ObjectLayout]:
+        """The store serving ``uri``, the root its keys start with (:meth:`ObjectStore.key_prefix`) and its layout."""
         store = self._stores(uri)
-        return store, store.key_prefix(uri)
+        root = store.key_prefix(uri)
+        return store, root, self._layouts(uri, store, root)
 
     def check_uri(self, uri: URI) -> None:
         """The backend's URI rules (no I/O)."""

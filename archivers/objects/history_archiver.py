@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from temporalio.api.history.v1 import History
 
-from archivers.codec.protojson import encode_message
 from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
@@ -27,7 +26,7 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, RunRequest
-from archivers.objects.access import ObjectStoreAccess, StoreProvider, URICheck
+from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.timefmt import INT64_MAX, INT64_MIN
@@ -51,8 +50,8 @@ class _Stored:
 class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     """``HistoryArchiver`` over an :class:`ObjectStore` in an object layout; see the module docstring."""
 
-    def __init__(self, stores: StoreProvider, layout: ObjectLayout, uri_check: URICheck) -> None:
-        super().__init__(stores, layout, uri_check)
+    def __init__(self, stores: StoreProvider, layouts: LayoutOf, uri_check: URICheck) -> None:
+        super().__init__(stores, layouts, uri_check)
         self._parts = _PartCache()
 
     # -- archive ---------------------------------------------------------------------------
@@ -60,7 +59,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     def _archive(
         self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
-        store, root = self._open(uri)
+        store, root, layout = self._open(uri)
         pending = iter(batches)
         first = next(pending, None)
         if first is None:
@@ -73,36 +72,36 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
                 _notify(progress, state)
                 return
             resume_after = state.last_event_id
-            index = self._next_index(store, root, request)
-        writer = _PartWriter(store, self._layout, root, request, index, progress)
+            index = self._next_index(store, root, layout, request)
+        writer = _PartWriter(store, layout, root, request, index, progress)
         writer.write(CheckedBatches(request, _chain(first, pending), resume_after))
 
-    def _next_index(self, store: ObjectStore, root: str, request: ArchiveHistoryRequest) -> int:
-        stored = self._versions(store, root, request).get(request.close_failover_version)
+    def _next_index(self, store: ObjectStore, root: str, layout: ObjectLayout, request: ArchiveHistoryRequest) -> int:
+        stored = self._versions(store, root, layout, request).get(request.close_failover_version)
         return stored.indexes[-1] + 1 if stored else 0
 
     # -- progress --------------------------------------------------------------------------
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
-        store, root = self._open(uri)
+        store, root, layout = self._open(uri)
         # Asked when the shim retries an archive (a first attempt streams without asking): a one-byte
         # read of the first part answers "nothing archived yet" (a failure before the first part was
         # stored) in one GET-priced request instead of a LIST (a HEAD could not tell a missing
         # object from a missing bucket without a second request).
         try:
-            store.get_range(self._layout.part_key(root, request, request.close_failover_version, 0), 0, 1)
+            store.get_range(layout.part_key(root, request, request.close_failover_version, 0), 0, 1)
         except ObjectNotFoundError:
             return ArchiveProgress()
-        stored = self._versions(store, root, request).get(request.close_failover_version)
+        stored = self._versions(store, root, layout, request).get(request.close_failover_version)
         if stored is None:
             return ArchiveProgress()
-        part = self._read_part(store, root, request, stored.version, stored.indexes[-1])
+        part = self._read_part(store, root, layout, request, stored.version, stored.indexes[-1])
         return ArchiveProgress(part.last_event_id, complete=part.is_last)
 
     # -- get -------------------------------------------------------------------------------
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
-        store, root = self._open(uri)
+        store, root, layout = self._open(uri)
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}
         if request.next_page_token:
@@ -110,14 +109,16 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
                 decode_token(request.next_page_token, TOKEN_KIND, binding)
             )
         else:
-            version, first_index, last_index, cache = self._complete_version(store, root, request)
+            version, first_index, last_index, cache = self._complete_version(store, root, layout, request)
             index, offset, expected = first_index, 0, 1
         batches: list[History] = []
         events = 0
         page_size = request.effective_page_size
         token_given = bool(request.next_page_token)
         while events < page_size and index <= last_index:
-            part = cache.get(index) or self._read_part(store, root, request, version, index, token_given=token_given)
+            part = cache.get(index) or self._read_part(
+                store, root, layout, request, version, index, token_given=token_given
+            )
             if offset > len(part):
                 raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
             while offset < len(part) and events < page_size:
@@ -134,17 +135,17 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         return GetHistoryResponse(batches, token)
 
     def _complete_version(
-        self, store: ObjectStore, root: str, request: GetHistoryRequest
+        self, store: ObjectStore, root: str, layout: ObjectLayout, request: GetHistoryRequest
     ) -> tuple[int, int, int, dict[int, Part]]:
         """The requested (or highest) version whose last part says the history is complete."""
-        versions = self._versions(store, root, request)
+        versions = self._versions(store, root, layout, request)
         if request.close_failover_version is not None:
             candidates = [request.close_failover_version] if request.close_failover_version in versions else []
         else:
             candidates = sorted(versions, reverse=True)
         for version in candidates:
             indexes = versions[version].indexes
-            last = self._read_part(store, root, request, version, indexes[-1])
+            last = self._read_part(store, root, layout, request, version, indexes[-1])
             if last.is_last and indexes == list(range(indexes[0], indexes[-1] + 1)):
                 return version, indexes[0], indexes[-1], {indexes[-1]: last}
         raise ArchiveNotFoundError(
@@ -158,20 +159,28 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
 
     # -- shared ----------------------------------------------------------------------------
 
-    def _versions(self, store: ObjectStore, root: str, run: RunRequest) -> dict[int, _Stored]:
+    def _versions(self, store: ObjectStore, root: str, layout: ObjectLayout, run: RunRequest) -> dict[int, _Stored]:
         """Every stored version of the run and its part indexes, from one listing (all pages)."""
         found: dict[int, list[int]] = {}
-        for page in store.list_all(self._layout.list_prefix(root, run)):
+        for page in store.list_all(layout.list_prefix(root, run)):
             for info in page.objects:
-                parsed = self._layout.parse_key(root, run, info.key)
+                parsed = layout.parse_key(root, run, info.key)
                 if parsed is not None:
                     found.setdefault(parsed[0], []).append(parsed[1])
         return {version: _Stored(version, sorted(indexes)) for version, indexes in found.items()}
 
     def _read_part(
-        self, store: ObjectStore, root: str, run: RunRequest, version: int, index: int, *, token_given: bool = False
+        self,
+        store: ObjectStore,
+        root: str,
+        layout: ObjectLayout,
+        run: RunRequest,
+        version: int,
+        index: int,
+        *,
+        token_given: bool = False,
     ) -> Part:
-        key = self._layout.part_key(root, run, version, index)
+        key = layout.part_key(root, run, version, index)
         source = f"{store.bucket}/{key}"
         cache_key = f"{id(store)}:{key}"  # the store cache keeps each store alive, so its id is stable
         cached = self._parts.get(cache_key)
@@ -183,7 +192,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             if token_given:
                 raise InvalidPageTokenError(f"invalid next page token: part {index} does not exist") from None
             raise
-        part = self._layout.decode_part(data, source)
+        part = layout.decode_part(data, source)
         self._parts.put(cache_key, part)
         return part
 
@@ -219,7 +228,7 @@ class _PartWriter:
                 size = sum(map(len, encoded))
             if self._durable(batch):
                 continue
-            data = encode_message(batch)
+            data = self._layout.encode_batch(batch)
             batches.append(batch)
             encoded.append(data)
             size += len(data)

@@ -26,8 +26,8 @@ from archivers.interfaces import (
     SearchAttributeTypes,
     VisibilityArchiver,
 )
-from archivers.layouts.base import ObjectLayout, TimeIndex
-from archivers.objects.access import ObjectStoreAccess, StoreProvider, URICheck
+from archivers.layouts.base import TimeIndex, VisibilityLayout
+from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
 from archivers.query import CompiledQuery
 from archivers.store.base import ObjectInfo, ObjectNotFoundError, ObjectStore
 from archivers.uri import URI
@@ -40,35 +40,35 @@ RECORD_CACHE_SIZE = 20_000
 class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
     """``VisibilityArchiver`` over an :class:`ObjectStore` in an object layout; see the module docstring."""
 
-    def __init__(self, stores: StoreProvider, layout: ObjectLayout, uri_check: URICheck) -> None:
-        super().__init__(stores, layout, uri_check)
+    def __init__(self, stores: StoreProvider, layouts: LayoutOf, uri_check: URICheck) -> None:
+        super().__init__(stores, layouts, uri_check)
         self._records = _RecordCache(RECORD_CACHE_SIZE)
 
     def _archive(self, uri: URI, record: VisibilityRecord) -> None:
-        store, root = self._open(uri)
+        store, root, layout = self._open(uri)
         data = encode_message(record)
-        for key in self._layout.keys(root, record):
+        for key in layout.keys(root, record):
             store.put(key, data)
 
     def _query(
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
-        store, root = self._open(uri)
+        store, root, layout = self._open(uri)
         return run_query(
             request,
             search_attribute_types,
-            lambda compiled: self._candidates(store, root, request.namespace_id, compiled),
+            lambda compiled: self._candidates(store, root, layout, request.namespace_id, compiled),
         )
 
     def _candidates(
-        self, store: ObjectStore, root: str, namespace_id: str, compiled: CompiledQuery
+        self, store: ObjectStore, root: str, layout: VisibilityLayout, namespace_id: str, compiled: CompiledQuery
     ) -> Iterator[Candidate]:
         """The layout's listing as candidates; a listing by start time tells nothing of the close time."""
         constraints = compiled.constraints
         if constraints.is_empty:
             return
         index = TimeIndex.of(constraints)
-        for listed, low, high in self._layout.list_index(store, root, namespace_id, constraints, index):
+        for listed, low, high in layout.list_index(store, root, namespace_id, constraints, index):
             close_min, close_max = (None, None) if index.by_start else (low, high)
             yield Candidate(close_min, close_max, functools.partial(self._load, store, listed))
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
 import threading
-from collections.abc import Hashable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 from archivers.store.base import ObjectStore, StoreBuilder, StoreKind
 from archivers.uri import URI
@@ -38,3 +39,21 @@ def lazy_builder(module: str, attribute: str) -> StoreBuilder:
         return builder(uri, settings)
 
     return build
+
+
+T = TypeVar("T")
+
+
+def per_settings(build: Callable[[Mapping[str, Any]], T]) -> Callable[[Mapping[str, Any]], T]:
+    """``build`` run once per distinct settings mapping, its result shared by every later call; thread-safe."""
+    built: dict[str, T] = {}
+    lock = threading.Lock()
+
+    def of(settings: Mapping[str, Any]) -> T:
+        key = json.dumps(settings, sort_keys=True, default=repr)
+        with lock:
+            if key not in built:
+                built[key] = build(settings)
+            return built[key]
+
+    return of

@@ -29,10 +29,10 @@ cannot hold both ``a`` and ``a/b``: writing one when the other exists is an :cla
 **Writes.** ``put`` is atomic: on file-like protocols it writes a hidden temporary file in the
 same directory and renames it over the key (``os.replace`` for local files, else ``fs.mv``);
 protocols that publish whole objects (``memory`` and object stores) write the key in one
-``pipe_file``. ``put_if_absent`` is exclusive across processes on local files (a temporary file
-hard-linked to the key: ``link`` fails if the key exists); on every other protocol it is an
-exists-check and a write under a lock, exclusive among the stores of this process (complete for
-``memory``, best-effort across processes elsewhere).
+``pipe_file``. ``put_if_absent`` is exclusive across processes on local files (a temporary file,
+flushed to disk, hard-linked to the key: ``link`` fails if the key exists; the directory is
+flushed after); on every other protocol it is an exists-check and a write under a lock, exclusive
+among the stores of this process (complete for ``memory``, best-effort across processes elsewhere).
 
 Listings walk the file system (``fs.find`` below the prefix's directory), so directories left empty
 by ``delete`` never show up, and return keys in UTF-8 byte order; the page token is the last key or
@@ -57,6 +57,7 @@ from archivers.errors import (
     StoreConfigurationError,
     TransientError,
 )
+from archivers.groupcommit import fsync_dir
 from archivers.localfiles import check_os_path
 from archivers.store.base import ListPage, ObjectInfo, ObjectNotFoundError, ObjectStore, StoreKind
 from archivers.uri import URI
@@ -232,13 +233,16 @@ class FsspecStore(ObjectStore):
         self.fs.makedirs(parent, exist_ok=True)
         temp = self._temp_path(path)
         try:
-            self.fs.pipe_file(temp, data)
+            with open(temp, "xb") as handle:  # local files: flushed to disk before they get their name
+                handle.write(data)
+                os.fsync(handle.fileno())
             try:
                 os.link(temp, path)
             except FileExistsError:
                 if os.path.isdir(path):
                     raise IsADirectoryError(errno.EISDIR, "a directory has the key's name", path) from None
                 return False
+            fsync_dir(parent)
             return True
         finally:
             self._discard(temp)

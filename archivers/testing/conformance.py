@@ -17,6 +17,8 @@ query test.
 The suite covers round trips (up to 50,000 events), paging, versions, idempotent and concurrent
 re-archives, an archive interrupted and resumed, histories already gone, mutated histories, not
 found, tampered tokens, and every query form against a brute-force filter of the same records.
+Its halves, :class:`HistoryConformance` and :class:`VisibilityConformance`, can be used alone by a
+backend (or a layout) that implements one of the two.
 """
 
 from __future__ import annotations
@@ -102,23 +104,22 @@ def _interrupt_after(batches: list[History], count: int) -> Iterator[History]:
         yield batch
 
 
-class ArchiverConformance:
-    """The contract of :class:`HistoryArchiver` and :class:`VisibilityArchiver`; see the module docstring."""
+class _BackendUnderTest:
+    """The fixtures both halves of the suite share."""
 
     @pytest.fixture
     def backend_settings(self) -> Mapping[str, Any]:
         """The scheme's settings (override when the backend needs some)."""
         return {}
 
+
+class HistoryConformance(_BackendUnderTest):
+    """The contract of :class:`HistoryArchiver`; see the module docstring."""
+
     @pytest.fixture
     def history(self, archive_uri: str, backend_settings: Mapping[str, Any]) -> HistoryArchiver:
         """The history archiver under test."""
         return get_history_archiver(archive_uri, backend_settings)
-
-    @pytest.fixture
-    def visibility(self, archive_uri: str, backend_settings: Mapping[str, Any]) -> VisibilityArchiver:
-        """The visibility archiver under test."""
-        return get_visibility_archiver(archive_uri, backend_settings)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -240,7 +241,16 @@ class ArchiverConformance:
         with pytest.raises(InvalidArgumentError):
             history.get(archive_uri, GetHistoryRequest("", "w", "r"))
 
-    # -- visibility ------------------------------------------------------------------------
+
+
+class VisibilityConformance(_BackendUnderTest):
+    """The contract of :class:`VisibilityArchiver`; see the module docstring."""
+
+    @pytest.fixture
+    def visibility(self, archive_uri: str, backend_settings: Mapping[str, Any]) -> VisibilityArchiver:
+        """The visibility archiver under test."""
+        return get_visibility_archiver(archive_uri, backend_settings)
+
 
     @pytest.fixture
     def corpus_uri(self, archive_uri: str) -> str:
@@ -317,3 +327,7 @@ class ArchiverConformance:
             token = response.next_page_token
             if not token:
                 return run_ids
+
+
+class ArchiverConformance(HistoryConformance, VisibilityConformance):
+    """The contract of :class:`HistoryArchiver` and :class:`VisibilityArchiver`; see the module docstring."""

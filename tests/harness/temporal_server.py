@@ -388,6 +388,7 @@ class SidecarProcess(_LoggedProcess):
             "shutdownGraceSeconds": 2,
             "metrics": {"listen": f"{self.host}:{self.metrics_port}"},
             "logs": {"format": "text", "level": "info"},
+            "defaultLayout": "compat",  # the e2e suite checks keys of Temporal's layouts and takes over its archives
             **self.sidecar_settings,
         }
         return {"sidecar": sidecar, "archival": self.archival}
