@@ -36,7 +36,7 @@ from archivers.uri import URI
 
 
 def object_backend(
-    scheme: str, stores: StoreKind, compat: ObjectLayout, compat_name: str, uri_check: URICheck
+    scheme: str, stores: StoreKind, compat: ObjectLayout, uri_check: URICheck
 ) -> Backend:
     """A :class:`Backend` over ``stores``, each root native or in ``compat``, checking URIs with ``uri_check``.
 
@@ -44,7 +44,7 @@ def object_backend(
     :class:`RootLayouts` per settings mapping.
     """
     native = NativeLayout(compat)
-    of = per_settings(lambda config: (StoreCache(stores, config), RootLayouts(compat_name)))
+    of = per_settings(lambda config: (StoreCache(stores, config), RootLayouts(compat.name)))
 
     def history(config: BackendConfig) -> ObjectHistoryArchiver:
         cache, roots = of(config)
@@ -79,31 +79,28 @@ def _lazy_stores(module: str, builder: str) -> StoreKind:
 
 
 S3_BACKEND = object_backend(
-    "s3", _lazy_stores("archivers.store.s3", "s3_store"), s3store.LAYOUT, "s3store", _bucket_uri("s3", "bucket")
+    "s3", _lazy_stores("archivers.store.s3", "s3_store"), s3store.LAYOUT, _bucket_uri("s3", "bucket")
 )
 GCS_BACKEND = object_backend(
     "gs",
     _lazy_stores("archivers.store.gcs", "gcs_store"),
     gcloud.LAYOUT,
-    "gcloud",
     _bucket_uri("gs", "bucket", path_required=True),
 )
 AZURE_BACKEND = object_backend(
     "azblob",
     _lazy_stores("archivers.store.azure", "azure_store"),
     s3store.LAYOUT,
-    "s3store",
     _bucket_uri("azblob", "container"),
 )
 MEMORY_BACKEND = object_backend(
     "memory",
     _lazy_stores("archivers.store.memory", "memory_store"),
     s3store.LAYOUT,
-    "s3store",
     _bucket_uri("memory", "bucket"),
 )
 
 
 def fsspec_backend(scheme: str) -> Backend:
     """The backend of one ``fsspec+PROTOCOL`` scheme: fsspec stores (one per root) in the s3store layout."""
-    return object_backend(scheme, FSSPEC_STORES, s3store.LAYOUT, "s3store", check_fsspec_uri)
+    return object_backend(scheme, FSSPEC_STORES, s3store.LAYOUT, check_fsspec_uri)

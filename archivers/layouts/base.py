@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
@@ -148,7 +148,9 @@ class VisibilityLayout(abc.ABC):
 
 
 class ObjectLayout(HistoryLayout, VisibilityLayout):
-    """A whole object layout: what a layout module exports as ``LAYOUT``."""
+    """A whole object layout: what a layout module exports as ``LAYOUT``; ``name`` is what descriptors call it."""
+
+    name: ClassVar[str]
 
 
 def close_and_start(record: VisibilityRecord) -> tuple[Timestamp | None, Timestamp | None]:

@@ -105,6 +105,8 @@ def parse_visibility_name(name: str, path: str, namespace_id: str) -> Visibility
 class GcloudLayout(ObjectLayout):
     """Temporal's gcloud layout: bare JSON arrays of batches, two hashed names per record."""
 
+    name = "gcloud"
+
     def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
         """See :class:`HistoryLayout`: ``<run hash>_<version>_<index>.history``."""
         return object_name(root, f"{_run_hash(run)}_{version}_{index}.history")

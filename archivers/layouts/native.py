@@ -153,6 +153,8 @@ class NativePart(Part):
 class NativeLayout(ObjectLayout):
     """Native history parts (see the module docstring); visibility delegated to ``visibility``."""
 
+    name = "native"
+
     def __init__(self, visibility: VisibilityLayout) -> None:
         self.visibility = visibility
 

@@ -153,6 +153,8 @@ def _format_seconds(seconds: int) -> str:
 class S3StoreLayout(ObjectLayout):
     """Temporal's s3store layout: ``HistoryBlob`` parts with a header, four index keys per record."""
 
+    name = "s3store"
+
     def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
         """See :class:`HistoryLayout`: blob ``index`` (0, 1, ...) of a version is ``<run prefix><version>/<index>``."""
         return f"{self.list_prefix(root, run)}{version}/{index}"
