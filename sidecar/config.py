@@ -7,10 +7,11 @@ section configures the server itself.
 
     sidecar:
       listen: 127.0.0.1:7299        # host:port; --listen overrides it (loopback by default)
-      maxWorkers: 16                # threads serving calls
+      maxWorkers: 16                # threads for unary calls, and as many for ArchiveHistory streams
       maxConcurrentRpcs: 64         # calls beyond this many at once get RESOURCE_EXHAUSTED (default: no limit)
       maxMessageBytes: 67108864     # largest message received or sent (default 64 MiB)
       shutdownGraceSeconds: 10      # how long in-flight calls may finish on SIGTERM
+      streamIdleTimeout: 60         # seconds an ArchiveHistory stream may send nothing before it ends UNAVAILABLE
       defaultLayout: native         # layout ValidateURI gives a new root: native (default) or compat (none written)
       tls:                          # absent: plaintext
         certFile: /etc/sidecar/tls.crt
@@ -32,6 +33,7 @@ exist when the config is loaded. Errors name the file and the key (``sidecar.tls
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
 from collections.abc import Mapping
@@ -49,6 +51,9 @@ DEFAULT_MAX_WORKERS = 16
 
 DEFAULT_GRACE_SECONDS = 10.0
 """Seconds in-flight calls get to finish on shutdown when the config does not say."""
+
+DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+"""Seconds an ``ArchiveHistory`` stream may send nothing before it ends (retryable) when the config does not say."""
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """Largest message received or sent when the config does not say (a GetHistory page, one batch group)."""
@@ -68,6 +73,7 @@ _SIDECAR_KEYS = (
     "maxConcurrentRpcs",
     "maxMessageBytes",
     "shutdownGraceSeconds",
+    "streamIdleTimeout",
     "defaultLayout",
     "tls",
     "metrics",
@@ -110,6 +116,7 @@ class SidecarConfig:
     tls: TLSConfig | None = None
     metrics_listen: str | None = None
     logs: LogConfig = field(default_factory=LogConfig)
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
     default_layout: str = NATIVE
 
 
@@ -138,6 +145,7 @@ def load_sidecar_config(path: str | None) -> SidecarConfig:
     concurrent = _typed(section, "sidecar", "maxConcurrentRpcs", int, None, path)
     message_bytes = _typed(section, "sidecar", "maxMessageBytes", int, DEFAULT_MAX_MESSAGE_BYTES, path)
     grace = _typed(section, "sidecar", "shutdownGraceSeconds", (int, float), DEFAULT_GRACE_SECONDS, path)
+    idle = _typed(section, "sidecar", "streamIdleTimeout", (int, float), DEFAULT_STREAM_IDLE_TIMEOUT, path)
     default_layout = _typed(section, "sidecar", "defaultLayout", str, NATIVE, path)
     if default_layout not in DEFAULT_LAYOUTS:
         raise ConfigError(
@@ -151,6 +159,8 @@ def load_sidecar_config(path: str | None) -> SidecarConfig:
         raise ConfigError(f"{path}: sidecar.maxMessageBytes must be >= {MIN_MAX_MESSAGE_BYTES}, got {message_bytes}")
     if grace < 0:
         raise ConfigError(f"{path}: sidecar.shutdownGraceSeconds must be >= 0, got {grace}")
+    if not 0 < idle < math.inf:  # also refuses .nan
+        raise ConfigError(f"{path}: sidecar.streamIdleTimeout must be a finite number > 0, got {idle}")
     return SidecarConfig(
         listen=listen,
         max_workers=workers,
@@ -161,6 +171,7 @@ def load_sidecar_config(path: str | None) -> SidecarConfig:
         tls=_tls(section, path),
         metrics_listen=_metrics(section.get("metrics"), path),
         logs=_logs(section.get("logs"), path),
+        stream_idle_timeout=float(idle),
         default_layout=default_layout,
     )
 

@@ -12,11 +12,12 @@ and reflection calls pass through untouched. The servicer is not changed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -100,21 +101,24 @@ class _Call:
             self.uri = redact_uri(uri) if uri else ""
 
 
-class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc stubs: Any base
-    """Metrics, one access log line and a request id around every ``ArchiverService`` call."""
+Behavior = Callable[[Any, Any], Awaitable[Any]]
+
+
+class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc stubs: Any base
+    """Metrics, one access log line and a request id around every ``ArchiverService`` call (``grpc.aio``)."""
 
     def __init__(self, metrics: SidecarMetrics, *, service: str = SERVICE_NAME) -> None:
         self.metrics = metrics
         self._prefix = f"/{service}/"
         self._log = logging.getLogger(ACCESS_LOGGER)
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         """Wrap the unary-unary and stream-unary handlers of the service; pass other methods through."""
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
         if handler is None or not method.startswith(self._prefix):
             return handler
@@ -134,24 +138,24 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  #
             )
         return handler
 
-    def _unary(self, rpc: str, metadata: Metadata, behavior: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
+    def _unary(self, rpc: str, metadata: Metadata, behavior: Behavior) -> Behavior:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             call = _Call(rpc, request_id_from(metadata))
             call.saw_request(request, first=True)
-            return self._run(call, context, lambda: behavior(request, context))
+            return await self._run(call, context, lambda: behavior(request, context))
 
         return wrapper
 
-    def _stream(self, rpc: str, metadata: Metadata, behavior: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        def wrapper(request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+    def _stream(self, rpc: str, metadata: Metadata, behavior: Behavior) -> Behavior:
+        async def wrapper(request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             call = _Call(rpc, request_id_from(metadata))
-            return self._run(call, context, lambda: behavior(self._counted(call, request_iterator), context))
+            return await self._run(call, context, lambda: behavior(self._counted(call, request_iterator), context))
 
         return wrapper
 
-    def _counted(self, call: _Call, request_iterator: Iterator[Any]) -> Iterator[Any]:
+    async def _counted(self, call: _Call, request_iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
         first = True
-        for message in request_iterator:
+        async for message in request_iterator:
             call.saw_request(message, first)
             if first:
                 call.stream_scheme = call.scheme
@@ -159,16 +163,21 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  #
                 first = False
             yield message
 
-    def _run(self, call: _Call, context: grpc.ServicerContext, body: Callable[[], Any]) -> Any:
+    async def _run(
+        self, call: _Call, context: grpc.aio.ServicerContext[Any, Any], body: Callable[[], Awaitable[Any]]
+    ) -> Any:
         token = REQUEST_ID.set(call.request_id)
         context.set_trailing_metadata(((REQUEST_ID_KEY, call.request_id),))
-        failed = False
+        failed: grpc.StatusCode | None = None
         try:
-            response = body()
+            response = await body()
             call.bytes_out += _size(response)
             return response
+        except asyncio.CancelledError:
+            failed = grpc.StatusCode.CANCELLED
+            raise
         except BaseException:
-            failed = True
+            failed = grpc.StatusCode.UNKNOWN  # what gRPC sends for an exception out of a handler
             raise
         finally:
             try:
@@ -176,14 +185,23 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  #
             finally:
                 REQUEST_ID.reset(token)
 
-    def _finish(self, call: _Call, context: grpc.ServicerContext, failed: bool) -> None:
+    def _finish(
+        self, call: _Call, context: grpc.aio.ServicerContext[Any, Any], failed: grpc.StatusCode | None
+    ) -> None:
+        """Record the call's metrics and write its access log line.
+
+        Runs before gRPC sends the status of a call whose handler returned (the servicer sets a
+        failure's status on the context and returns), so a client that got its answer finds the
+        line already written. ``failed`` is the code of a call that ended by an exception (which
+        leaves the context's code unset).
+        """
         trailing: Metadata = tuple(context.trailing_metadata() or ())
         if not any(key == REQUEST_ID_KEY for key, _ in trailing):  # an abort replaced it
             trailing = (*trailing, (REQUEST_ID_KEY, call.request_id))
             context.set_trailing_metadata(trailing)
-        code: grpc.StatusCode | None = getattr(context, "code", lambda: None)()  # grpcio >= 1.38; not in the stubs
-        if code is None:
-            code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
+        code: grpc.StatusCode | None = context.code()
+        if code is None or (code == grpc.StatusCode.OK and failed is not None):
+            code = failed or grpc.StatusCode.OK
         seconds = time.perf_counter() - call.started
         retryable = None if code == grpc.StatusCode.OK else is_retryable(code, trailing)
         if call.stream_scheme is not None:

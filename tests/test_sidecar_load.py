@@ -196,8 +196,10 @@ def test_50mb_history_streams_with_bounded_rss(tmp_path: Path) -> None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     address = f"127.0.0.1:{free_port()}"
+    config = tmp_path / "sidecar.yaml"  # a compat root: the test measures a protojson .history file
+    config.write_text("sidecar:\n  defaultLayout: compat\narchival: {}\n", encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "archivers.cli", "serve", "--listen", address],
+        [sys.executable, "-m", "archivers.cli", "serve", "--config", str(config), "--listen", address],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
