@@ -4,7 +4,9 @@ Writing (:func:`render_history_json`) reproduces ``temporal workflow show --outp
 byte: ``{"events": [...]}`` indented by two spaces with ``": "`` after keys, a trailing newline,
 events in Go's protojson (:mod:`archivers.codec.protojson`).
 
-Reading (:func:`parse_history_file`) accepts three shapes, detected from the top-level value:
+Reading (:class:`HistoryReader`; :class:`HistoryFile` streams a file, :func:`parse_history_file`
+reads one whole) accepts three shapes, told apart by the top-level value (and an array by its first
+element):
 
 - ``{"events": [...]}`` - what ``temporal workflow show --output json`` and the Temporal UI export;
 - ``[event, ...]`` - a bare array of events;
@@ -18,6 +20,10 @@ cannot tell is still an error. The first two shapes carry no batch
 boundaries (the server's transaction batches are not recoverable from events), so each event becomes
 its own batch: pages of ``get`` then hold exactly ``--page-size`` events, and readers (Temporal's
 frontend included) flatten batches anyway.
+
+A file is read one event or batch at a time (:mod:`archivers.jsonstream`), so ``archiver put``
+holds about constant memory whatever the file's size: :func:`check_history` reads it once to check
+it whole and build the archive request, and the archive reads it again.
 """
 
 from __future__ import annotations
