@@ -7,7 +7,7 @@ under a small wrapper process) and wall time:
 
 - *put*: ``archiver put`` as shipped (the file streamed twice: checked, then archived);
 - *whole file*: the same archive done the way ``put`` did it before streaming: the whole file read,
-  ``json.loads`` of it and every event decoded into a list, then checked and archived;
+  ``json.loads`` of it, every event decoded (one ``ParseDict``) into a list, then checked and archived;
 - *constant*: ``archiver put`` of a two-event file (the interpreter, the imports, the archiver).
 
 The bound ``put`` keeps (and ``tests/test_cli_put_memory.py`` checks) is peak <= 2 x file + constant.
@@ -29,15 +29,19 @@ from archivers.testing.synthetic import synthetic_history
 
 _WHOLE_FILE = textwrap.dedent(
     """
-    import sys
-    from archivers.cli.history_json import check_history, parse_history_file
+    import json, sys
+    from google.protobuf import json_format
+    from temporalio.api.history.v1 import History
+    from archivers.cli.history_json import check_history
     from archivers.registry import get_history_archiver
 
     uri, path = sys.argv[1:3]
-    history = parse_history_file(path)  # read whole, json.loads, every event decoded into a list
-    checked = check_history(lambda: history.batches, source=path, namespace_id="ns-id", namespace="ns",
+    with open(path, "rb") as handle:  # what put did before streaming: all of it read, parsed, decoded
+        events = json_format.ParseDict(json.loads(handle.read()), History()).events
+    batches = [History(events=[event]) for event in events]
+    checked = check_history(lambda: batches, source=path, namespace_id="ns-id", namespace="ns",
                             workflow_id="wid", run_id="rid")
-    get_history_archiver(uri).archive(uri, checked.request, history.batches)
+    get_history_archiver(uri).archive(uri, checked.request, batches)
     """
 )
 
