@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 import click
 
 from archivers.cli import exit_codes
-from archivers.cli.history_json import history_request, parse_history_file
+from archivers.cli.history_json import HistoryFile, check_history
 from archivers.cli.options import (
     config_option,
     execution_options,
@@ -291,14 +291,16 @@ def put_command(
 ) -> None:
     """Archive a history JSON file.
 
-    The whole file is read and checked first (event ids contiguous from 1, versions not above the
-    close failover version, last event's version equal to it); nothing is written unless it passes.
+    The file is read twice, one event or batch at a time (memory stays about constant, whatever its
+    size): first to check it whole (JSON, shapes, base64, event ids contiguous from 1, versions not
+    above the close failover version, last event's version equal to it), then to archive it.
+    Nothing is written unless the first reading passes. Do not change the file while this runs.
     Events of the CLI's {"events": [...]} form are archived one per batch.
     """
     archiver, parsed = _archiver(_HISTORY, uri, config_path)
-    history = parse_history_file(history_path)
-    request = history_request(
-        history,
+    history = HistoryFile(history_path)
+    checked = check_history(
+        history.batches,
         source=history_path,
         namespace_id=namespace_id,
         namespace=namespace,
@@ -306,9 +308,10 @@ def put_command(
         run_id=run_id,
         close_failover_version=close_failover_version,
     )
-    archiver.archive(parsed, request, history.batches)
+    request = checked.request
+    archiver.archive(parsed, request, history.batches())
     click.echo(
-        f"archived {history.event_count} events of workflow {workflow_id!r} run {run_id!r} "
+        f"archived {checked.event_count} events of workflow {workflow_id!r} run {run_id!r} "
         f"(close failover version {request.close_failover_version}) to {redact(uri)}"
     )
 

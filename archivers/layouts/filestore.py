@@ -10,6 +10,7 @@ A history file is a JSON array of ``History`` batches (protojson); its page toke
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -24,6 +25,7 @@ from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.naming import fingerprint
 from archivers.codec.protojson import decode_message, dict_to_message
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidPageTokenError
+from archivers.jsonstream import JSONStream, JSONStreamError
 from archivers.localfiles import translate_os_error
 from archivers.nesting import nesting_limit
 from archivers.query import CompiledQuery
@@ -172,130 +174,63 @@ def read_page(
     return batches, HistoryCursor(cursor.version, cursor.index + len(batches), offset)
 
 
-def decode_batch(raw: bytes, path: str) -> History:
-    """One batch of a history file (its bytes at one span)."""
-    try:
-        with nesting_limit(CorruptArchiveError, path):
-            parsed = json.loads(raw)
-    except ValueError as exc:
-        raise CorruptArchiveError(f"{path}: not valid JSON: {exc}") from exc
-    return dict_to_message(parsed, History, source=path, ignore_unknown_fields=True)
-
-
-_CHUNK = 256 * 1024
-_SPACE = re.compile(r"[ \t\r\n]*")
-
-
 class _BatchScanner:
     """Reads the elements of a history file's top-level JSON array in order, from the start or a byte offset.
 
-    Holds at most the unread rest of one read (``_CHUNK`` bytes, more for a bigger batch). The
-    text is decoded as Latin-1, one character per byte, so positions are byte offsets; a batch
-    that is not pure ASCII is decoded again from its bytes as UTF-8.
+    A :class:`~archivers.jsonstream.JSONStream` over the file: it holds about one read and one batch.
     """
 
     def __init__(self, handle: IO[bytes], path: str, offset: int | None) -> None:
-        self._handle = handle
         self._path = path
-        self._text = ""
-        self._base = 0  # file offset of self._text[0]
-        self._pos = 0  # position in self._text of the next thing to read
-        self._eof = False
-        self._ended = False
-        self._decoder = json.JSONDecoder()
-        if offset is None:
-            if self._peek() != "[":
-                raise CorruptArchiveError(f"{path}: expected a JSON array of event batches")
-            self._pos += 1
-            if self._peek() == "]":
-                self._end()
-        else:
-            self._seek(offset)
-            if self._peek() != "{" or self._pos != 0:
+        self._stream = JSONStream(handle, path, too_deep=CorruptArchiveError, offset=offset or 0)
+        with self._errors():
+            if offset is None:
+                if self._stream.peek() != "[":
+                    raise CorruptArchiveError(f"{path}: expected a JSON array of event batches")
+                self._stream.open_array("")
+                self._check_end()
+            elif self._stream.peek() != "{" or self._stream.offset != offset:
                 raise InvalidPageTokenError("invalid next page token: no batch starts at its offset")
 
     def next_batch(self) -> History | None:
         """The next batch, or ``None`` after the last one."""
-        found = self._next_value()
-        if found is None:
+        value = self._next_value()
+        if value is None:
             return None
-        value, raw = found
-        if not raw.isascii():  # Latin-1 was right for the structure only: decode the UTF-8 bytes
-            return decode_batch(raw.encode("latin-1"), self._path)
         return dict_to_message(value, History, source=self._path, ignore_unknown_fields=True)
 
     def skip_batch(self) -> bool:
         """Pass over the next batch without decoding its events; ``False`` after the last one."""
         return self._next_value() is not None
 
-    def _next_value(self) -> tuple[dict[str, Any], str] | None:
-        """The next element as parsed from the Latin-1 text, and its text."""
-        if self._ended:
-            return None
-        start = self._pos
-        while True:
-            try:
-                with nesting_limit(CorruptArchiveError, self._path):
-                    value, end = self._decoder.raw_decode(self._text, start)
-                break
-            except ValueError as exc:
-                if self._eof:
-                    raise CorruptArchiveError(f"{self._path}: truncated or not a valid history file: {exc}") from exc
-                self._fill(grow=True)
-                start = self._pos
-        if not isinstance(value, dict) or not isinstance(value.get("events", []), list):
-            raise CorruptArchiveError(f"{self._path}: batch at byte {self._base + start} is not a History object")
-        raw = self._text[start:end]
-        self._pos = end
-        separator = self._peek()
-        if separator == ",":
-            self._pos += 1
-            self._peek()  # position on the next batch, for next_offset
-        elif separator == "]":
-            self._end()
-        else:
-            raise CorruptArchiveError(
-                f"{self._path}: truncated or malformed history file at byte {self._base + self._pos}"
-            )
-        return value, raw
-
     def next_offset(self) -> int | None:
         """The byte offset of the next batch, or ``None`` after the last one."""
-        return None if self._ended else self._base + self._pos
+        return None if self._stream.array_ended else self._stream.offset
 
-    def _peek(self) -> str:
-        """Skip whitespace and return the next character ("" at the end of the file)."""
-        while True:
-            match = _SPACE.match(self._text, self._pos)
-            assert match is not None
-            self._pos = match.end()
-            if self._pos < len(self._text) or self._eof:
-                return self._text[self._pos : self._pos + 1]
-            self._fill(grow=False)
+    def _next_value(self) -> dict[str, Any] | None:
+        if self._stream.array_ended:
+            return None
+        start = self._stream.offset
+        with self._errors():
+            value = self._stream.next_element()
+            self._check_end()
+        if not isinstance(value, dict) or not isinstance(value.get("events", []), list):
+            raise CorruptArchiveError(f"{self._path}: batch at byte {start} is not a History object")
+        return value
 
-    def _end(self) -> None:
+    def _check_end(self) -> None:
         """After the closing bracket: only whitespace may follow."""
-        self._pos += 1
-        if self._peek():
-            raise CorruptArchiveError(f"{self._path}: unexpected data after the history array")
-        self._ended = True
+        if self._stream.array_ended:
+            self._stream.end()
 
-    def _seek(self, offset: int) -> None:
-        self._base = offset
-        self._handle.seek(offset)
-        self._fill(grow=False)
-
-    def _fill(self, grow: bool) -> None:
-        """Drop what was read and append the next read (twice the unread text if ``grow``)."""
-        rest = self._text[self._pos :]
-        self._base += self._pos
-        self._pos = 0
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
         try:
-            data = self._handle.read(max(_CHUNK, 2 * len(rest)) if grow else _CHUNK)
+            yield
+        except JSONStreamError as exc:
+            raise CorruptArchiveError(f"{self._path}: truncated or not a valid history file: {exc}") from exc
         except OSError as exc:
             raise translate_os_error(exc, self._path) from exc
-        self._eof = not data
-        self._text = rest + data.decode("latin-1")
 
 
 def list_visibility(directory: str, compiled: CompiledQuery) -> Iterator[Candidate]:
