@@ -32,15 +32,14 @@ _WHOLE_FILE = textwrap.dedent(
     import json, sys
     from google.protobuf import json_format
     from temporalio.api.history.v1 import History
-    from archivers.cli.history_json import check_history
+    from archivers.cli.history_json import RunNames, check_history
     from archivers.registry import get_history_archiver
 
     uri, path = sys.argv[1:3]
     with open(path, "rb") as handle:  # what put did before streaming: all of it read, parsed, decoded
         events = json_format.ParseDict(json.loads(handle.read()), History()).events
     batches = [History(events=[event]) for event in events]
-    checked = check_history(lambda: batches, source=path, namespace_id="ns-id", namespace="ns",
-                            workflow_id="wid", run_id="rid")
+    checked = check_history(lambda: batches, source=path, run=RunNames("ns-id", "ns", "wid", "rid"))
     get_history_archiver(uri).archive(uri, checked.request, batches)
     """
 )

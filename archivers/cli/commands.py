@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 import click
 
 from archivers.cli import exit_codes
-from archivers.cli.history_json import HistoryFile, check_history
+from archivers.cli.history_json import HistoryFile, RunNames, check_history
 from archivers.cli.options import (
     config_option,
     execution_options,
@@ -299,15 +299,9 @@ def put_command(
     """
     archiver, parsed = _archiver(_HISTORY, uri, config_path)
     history = HistoryFile(history_path)
-    checked = check_history(
-        history.batches,
-        source=history_path,
-        namespace_id=namespace_id,
-        namespace=namespace,
-        workflow_id=workflow_id,
-        run_id=run_id,
-        close_failover_version=close_failover_version,
-    )
+    run = RunNames(namespace_id, namespace, workflow_id, run_id)
+    version = close_failover_version
+    checked = check_history(history.batches, source=history_path, run=run, close_failover_version=version)
     request = checked.request
     archiver.archive(parsed, request, history.batches())
     click.echo(

@@ -33,7 +33,7 @@ import io
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 from google.protobuf import json_format
@@ -327,14 +327,21 @@ class CheckedHistory:
     event_count: int
 
 
+@dataclass(frozen=True)
+class RunNames:
+    """The namespace (id and name), workflow id and run id a history file is archived as."""
+
+    namespace_id: str
+    namespace: str
+    workflow_id: str
+    run_id: str
+
+
 def check_history(
     read: Callable[[], Iterable[History]],
     *,
     source: str,
-    namespace_id: str,
-    namespace: str,
-    workflow_id: str,
-    run_id: str,
+    run: RunNames,
     close_failover_version: int | None = None,
 ) -> CheckedHistory:
     """Read the whole history once (``read()`` yields its batches) and build and check its archive request.
@@ -358,14 +365,8 @@ def check_history(
             count += 1
     if count == 0:
         raise InvalidHistoryError(f"{source}: the history holds no events")
-    request = ArchiveHistoryRequest(
-        namespace_id=namespace_id,
-        namespace=namespace,
-        workflow_id=workflow_id,
-        run_id=run_id,
-        next_event_id=last_id + 1,
-        close_failover_version=last_version if close_failover_version is None else close_failover_version,
-    )
+    version = last_version if close_failover_version is None else close_failover_version
+    request = ArchiveHistoryRequest(**asdict(run), next_event_id=last_id + 1, close_failover_version=version)
     request.validate()
     if first_id != 1:
         raise InvalidHistoryError(f"{source}: the history must start at event id 1, it starts at {first_id}")
