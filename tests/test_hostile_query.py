@@ -51,7 +51,15 @@ def _seconds(action: Callable[[], object], runs: int = 3) -> float:
 
 
 def _ratio(phase: Callable[[str], object], small: str, large: str) -> float:
-    return _seconds(lambda: phase(large)) / _seconds(lambda: phase(small))
+    """Time of ``phase(large)`` over time of ``phase(small)``, each repeated to last long enough to time."""
+
+    def repeated(text: str, times: int) -> Callable[[], object]:
+        return lambda: [phase(text) for _ in range(times)]
+
+    times = 1
+    while _seconds(repeated(small, times), runs=1) < 0.05:
+        times *= 2
+    return _seconds(repeated(large, times)) / _seconds(repeated(small, times))
 
 
 def test_planning_time_grows_linearly_with_the_query() -> None:
