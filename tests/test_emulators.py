@@ -215,7 +215,7 @@ def test_process_emulator_lifecycle(cls: type[FakeGcsServer | AzuriteBlobServer 
 def test_moto_lifecycle() -> None:
     with MotoS3Server() as server:
         assert "running" in repr(server)
-        assert urllib.request.urlopen(f"{server.endpoint_url}/moto-api/data.json", timeout=5).status == 200
+        assert urllib.request.urlopen(f"{server.endpoint_url}/", timeout=5).status == 200
     assert "stopped" in repr(server)
 
 

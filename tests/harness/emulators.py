@@ -511,7 +511,7 @@ class MotoS3Server(_Emulator):
         return self._server is not None
 
     def start(self) -> Self:
-        """Start the server thread and wait until ``/moto-api/`` answers."""
+        """Start the server thread and wait until it answers (S3 ListBuckets)."""
         if self.running:
             return self
         try:
@@ -539,7 +539,9 @@ class MotoS3Server(_Emulator):
         self._server = server
         self.port = server.get_host_and_port()[1]
         deadline = began + self.startup_timeout
-        while _http_status(f"{self.endpoint_url}/moto-api/data.json") != 200:
+        # ListBuckets: cheap, and unlike /moto-api/data.json it does not walk every object of the
+        # process-wide moto state (which fails on keys of a bucket another server deleted)
+        while _http_status(f"{self.endpoint_url}/") != 200:
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmulatorStartError(f"moto S3 server on {self.endpoint_url} did not answer")
