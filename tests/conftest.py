@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import grpc
 import pytest
 
 from tests.harness.emulators import (
@@ -314,3 +315,31 @@ def real_history_50k(temporal_dev: TemporalDevServer, real_histories_dir: Path) 
     from workflows import produce_long_history
 
     return produce_long_history(temporal_dev, real_histories_dir, 50_000)
+
+
+# ---------------------------------------------------------------------------------------------------
+# a sidecar in this process (one per test module)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sidecar() -> Iterator[str]:
+    """``host:port`` of a sidecar served from this process for the module."""
+    from sidecar.server import SidecarServer
+
+    server = SidecarServer(listen="127.0.0.1:0", grace=1)
+    server.start()
+    try:
+        yield server.address
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def channel(sidecar: str) -> Iterator[grpc.Channel]:
+    """A channel to the module's :func:`sidecar`."""
+    from archivers.remote import connect
+
+    opened = connect(sidecar)
+    yield opened
+    opened.close()

@@ -11,7 +11,6 @@ checked on their own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from archivers.cli.commands import SIDECAR_ENV
 from archivers.cli.exit_codes import INVALID_INPUT, NOT_FOUND, SUCCESS, TRANSIENT
 from archivers.cli.history_json import render_history_json
 from archivers.testing.synthetic import synthetic_history
-from sidecar.server import SidecarServer
 
 NS_ID = "cli-sidecar-ns"
 WID, RID = "order-1", "run-1"
@@ -30,17 +28,6 @@ EVENTS = 120
 
 Result = tuple[int, str, str]
 """Exit code, stdout, stderr of one CLI run."""
-
-
-@pytest.fixture(scope="module")
-def sidecar() -> Iterator[str]:
-    """``host:port`` of a sidecar served from this process for the module."""
-    server = SidecarServer(listen="127.0.0.1:0", grace=1)
-    server.start()
-    try:
-        yield server.address
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["file", "s3"])

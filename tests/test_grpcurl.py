@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from archivers.interfaces import GetHistoryRequest, QueryVisibilityRequest
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.testing.synthetic import request_for, synthetic_history
 from sidecar import SERVICE_NAME
-from sidecar.server import SidecarServer
 
 NS_ID = "grpcurl-ns"
 SERVICE = "temporal_archivers.v1.ArchiverService"
@@ -74,14 +72,9 @@ def grpcurl_bin() -> str:
 
 
 @pytest.fixture(scope="module")
-def address() -> Iterator[str]:
+def address(sidecar: str) -> str:
     """``host:port`` of a sidecar served from this process (plaintext) for the module."""
-    server = SidecarServer(listen="127.0.0.1:0", grace=1)
-    server.start()
-    try:
-        yield server.address
-    finally:
-        server.stop()
+    return sidecar
 
 
 Grpcurl = Any

@@ -12,7 +12,7 @@ same ids archive and read back there as distinct runs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,6 @@ from archivers.store.base import ObjectStore
 from archivers.testing.records import closed_record
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI
-from sidecar.server import SidecarServer
 
 NS_ID = "hostile-ids-ns"
 EVENTS = 12
@@ -161,17 +160,6 @@ def test_library_refuses_aliasing_ids(archive_uri: str) -> None:
     history = get_history_archiver(archive_uri)
     visibility = get_visibility_archiver(archive_uri)
     _check_history_refusals(history, visibility, archive_uri)
-
-
-@pytest.fixture(scope="module")
-def sidecar() -> Iterator[str]:
-    """``host:port`` of a sidecar served from this process for the module."""
-    server = SidecarServer(listen="127.0.0.1:0", grace=1)
-    server.start()
-    try:
-        yield server.address
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("backend", ["memory", "s3"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -31,11 +31,9 @@ from archivers.layouts.filestore import parse_history_token
 from archivers.localfs.history_archiver import FilestoreHistoryArchiver
 from archivers.localfs.visibility_archiver import FilestoreVisibilityArchiver
 from archivers.registry import get_history_archiver
-from archivers.remote import connect
 from archivers.testing.records import NS, TYPES, make_records
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.tokens import _body, _digest, decode_token
-from sidecar.server import SidecarServer
 from tests.test_cli_errors import assert_error, run_cli, snapshot
 from tests.test_sidecar import _error_info
 
@@ -244,16 +242,6 @@ def test_forged_history_positions_out_of_range_are_refused(tmp_path: Path) -> No
 
 
 # -- the sidecar -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def channel() -> Iterator[grpc.Channel]:
-    server = SidecarServer(listen="127.0.0.1:0", grace=1)
-    server.start()
-    opened = connect(server.address)
-    yield opened
-    opened.close()
-    server.stop()
 
 
 def _status(method: Callable[..., object], request: object) -> tuple[grpc.StatusCode, str]:

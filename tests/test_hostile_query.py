@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -25,8 +25,6 @@ from archivers.query import (
     to_query_string,
 )
 from archivers.query.lexer import tokenize
-from archivers.remote import connect
-from sidecar.server import SidecarServer
 from tests.test_cli_errors import assert_error, run_cli
 from tests.test_sidecar import _error_info
 
@@ -116,16 +114,6 @@ def test_cli_refuses_an_oversized_query_with_exit_2() -> None:
         "raise SystemExit(main())\n"
     )
     assert_error(run_cli(script=script), 2, "query is longer than the maximum")
-
-
-@pytest.fixture(scope="module")
-def channel() -> Iterator[grpc.Channel]:
-    server = SidecarServer(listen="127.0.0.1:0", grace=1)
-    server.start()
-    opened = connect(server.address)
-    yield opened
-    opened.close()
-    server.stop()
 
 
 def test_sidecar_refuses_an_oversized_query_as_invalid_argument(channel: grpc.Channel) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -31,7 +30,6 @@ from archivers.testing.synthetic import synthetic_history
 from archivers.wire.status import STATUS_DETAILS_KEY, status_for
 from sidecar.config import LogConfig
 from sidecar.logs import make_handler
-from sidecar.server import SidecarServer
 
 SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY"
 
@@ -109,17 +107,6 @@ def test_cli_missing_package_error_is_redacted(capsys: pytest.CaptureFixture[str
     assert code == 1, output
     assert "paramiko" in output
     assert SECRET not in output
-
-
-@pytest.fixture(scope="module")
-def sidecar() -> Iterator[str]:
-    """``host:port`` of a sidecar served from this process for the module."""
-    server = SidecarServer(listen="127.0.0.1:0", grace=1)
-    server.start()
-    try:
-        yield server.address
-    finally:
-        server.stop()
 
 
 def _validate_remotely(address: str, uri: str) -> grpc.RpcError:
