@@ -42,7 +42,7 @@ from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import WorkflowHistory
 
 from archivers.codec.base64_fields import check_base64_fields
-from archivers.codec.protojson import encode_json
+from archivers.codec.protojson import encode_json, parse_dict
 from archivers.errors import HistoryMutatedError, InvalidHistoryError
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import ArchiveHistoryRequest
@@ -280,7 +280,7 @@ def _decode_batch(events: Sequence[Any], source: str, batch_index: int | None, f
             raise InvalidHistoryError(f"{source}: invalid event{location}: {exc}") from exc
     body = {"events": list(events)}
     try:  # the CLI's own spelling, strictly: unknown fields or enum values would be lost silently
-        return json_format.ParseDict(body, History(), ignore_unknown_fields=False)
+        return parse_dict(body, History, ignore_unknown_fields=False)
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
         strict_error = exc
     if "has no field named" in str(strict_error):  # a field this temporalio does not know: refuse to drop it

@@ -16,36 +16,21 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from temporalio.api.history.v1 import History
 
 from archivers.codec.gojson import go_json_float
+from archivers.codec.message_reader import read_message
+from archivers.codec.message_writer import message_dict
 from archivers.errors import CorruptArchiveError
 from archivers.nesting import nesting_limit
 
 M = TypeVar("M", bound=Message)
 
 _COMPACT = (",", ":")
-_WELL_KNOWN_PREFIX = "google.protobuf."
-_FLOAT_TYPES = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
-_INT_KEY_TYPES = (
-    FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_INT64,
-    FieldDescriptor.TYPE_UINT32,
-    FieldDescriptor.TYPE_UINT64,
-    FieldDescriptor.TYPE_SINT32,
-    FieldDescriptor.TYPE_SINT64,
-    FieldDescriptor.TYPE_FIXED32,
-    FieldDescriptor.TYPE_FIXED64,
-    FieldDescriptor.TYPE_SFIXED32,
-    FieldDescriptor.TYPE_SFIXED64,
-)
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -57,13 +42,14 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     Doubles stay Python floats: equal to Go's numbers once parsed, though ``json.dumps`` would
     spell some differently (use :func:`encode_json` for Go's text).
     """
-    return _go_dict(message, None)
+    return message_dict(message, None)
 
 
 def encode_message(message: Message) -> bytes:
     """Encode one message as compact Go protojson bytes (UTF-8, no whitespace)."""
     floats = _FloatSlots()
-    return floats.substitute(json.dumps(_go_dict(message, floats), separators=_COMPACT, ensure_ascii=False)).encode()
+    text = json.dumps(message_dict(message, floats), separators=_COMPACT, ensure_ascii=False)
+    return floats.substitute(text).encode()
 
 
 def encode_json(value: Any, *, indent: int | None = None) -> str:
@@ -81,19 +67,12 @@ def encode_json(value: Any, *, indent: int | None = None) -> str:
 
 def _with_messages_as_dicts(value: Any, floats: _FloatSlots) -> Any:
     if isinstance(value, Message):
-        return _go_dict(value, floats)
+        return message_dict(value, floats)
     if isinstance(value, dict):
         return {key: _with_messages_as_dicts(item, floats) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_with_messages_as_dicts(item, floats) for item in value]
     return value
-
-
-def _go_dict(message: Message, floats: _FloatSlots | None) -> dict[str, Any]:
-    value = json_format.MessageToDict(message, preserving_proto_field_name=False)
-    descriptor: Descriptor = message.DESCRIPTOR  # type: ignore[assignment]
-    plan = _plan(descriptor)
-    return value if plan is None else plan.apply(value, floats)
 
 
 class _FloatSlots:
@@ -124,107 +103,6 @@ class _FloatSlots:
         return dumped
 
 
-_Fix = Callable[[Any, "_FloatSlots | None"], Any]
-
-
-@dataclass
-class _Plan:
-    """What turns ``MessageToDict``'s object for one message type into Go's.
-
-    ``MessageToDict`` writes fields in number order, Go in declaration order: ``rank`` (json name ->
-    declaration index) puts them back, needed only when a ``displaced`` field is present (one whose
-    number is out of line with its place; without them both orders agree). ``fixes`` holds, by json
-    name, what a field's value needs: sorted map keys, Go floats, a nested message's own plan.
-    Plans are built once per message type.
-    """
-
-    rank: dict[str, int]
-    displaced: frozenset[str]
-    fixes: dict[str, _Fix]
-
-    def apply(self, value: dict[str, Any], floats: _FloatSlots | None) -> dict[str, Any]:
-        """Rewrite ``value`` (in place where possible) into Go's form and return it."""
-        fixes = self.fixes
-        for key in value:
-            fix = fixes.get(key)
-            if fix is not None:
-                value[key] = fix(value[key], floats)
-        if self.displaced.isdisjoint(value):
-            return value
-        rank, last = self.rank, len(self.rank)  # unknown keys (extensions) stay, after the known fields
-        return {key: value[key] for key in sorted(value, key=lambda key: rank.get(key, last))}
-
-
-_PLANS: dict[str, _Plan | None] = {}
-
-
-def _plan(descriptor: Descriptor) -> _Plan | None:
-    """The plan of ``descriptor``'s messages, or ``None`` when ``MessageToDict`` already writes Go's form."""
-    name = descriptor.full_name
-    if name in _PLANS:
-        return _PLANS[name]
-    if name.startswith(_WELL_KNOWN_PREFIX):  # Timestamp, Duration, Struct, ...: already Go's form
-        _PLANS[name] = None
-        return None
-    fields = descriptor.fields
-    plan = _Plan({f.json_name: i for i, f in enumerate(fields)}, _displaced(fields), {})
-    _PLANS[name] = plan  # before the fields: a recursive type (Failure.cause) finds itself
-    for field in fields:
-        fix = _field_fix(field)
-        if fix is not None:
-            plan.fixes[field.json_name] = fix
-    if not plan.displaced and not plan.fixes:
-        _PLANS[name] = None
-        return None
-    return plan
-
-
-def _displaced(fields: Sequence[FieldDescriptor]) -> frozenset[str]:
-    """The json names of the fields outside a longest run, in declaration order, of increasing numbers."""
-    best: list[list[FieldDescriptor]] = []  # best[i]: a longest increasing run ending at fields[i]
-    for index, field in enumerate(fields):
-        before = [best[j] for j in range(index) if fields[j].number < field.number]
-        best.append([*max(before, key=len, default=[]), field])
-    kept = {f.json_name for f in max(best, key=len, default=[])}
-    return frozenset(f.json_name for f in fields if f.json_name not in kept)
-
-
-def _field_fix(field: FieldDescriptor) -> _Fix | None:
-    message_type = field.message_type
-    if message_type is not None and message_type.GetOptions().map_entry:
-        return _map_fix(message_type)
-    single = _single_fix(field)
-    if single is None or not field.is_repeated:
-        return single
-    return lambda items, floats: [single(item, floats) for item in items]
-
-
-def _single_fix(field: FieldDescriptor) -> _Fix | None:
-    if field.message_type is not None:
-        plan = _plan(field.message_type)
-        if plan is None:
-            return None
-        return plan.apply  # MessageToDict writes every message this plan applies to as a dict
-    if field.type in _FLOAT_TYPES:
-        return lambda value, floats: value if floats is None else floats.number(value)
-    return None
-
-
-def _map_fix(entry: Descriptor) -> _Fix:
-    value_fix = _single_fix(entry.fields_by_name["value"])
-    sort_key: Callable[[str], Any] | None = int if entry.fields_by_name["key"].type in _INT_KEY_TYPES else None
-
-    def fix(value: dict[str, Any], floats: _FloatSlots | None) -> dict[str, Any]:
-        if value_fix is None and len(value) < 2:
-            return value
-        keys = sorted(value, key=sort_key)
-        if value_fix is None:
-            return {key: value[key] for key in keys}
-        return {key: value_fix(value[key], floats) for key in keys}
-
-    return fix
-
-
 # -- reading ------------------------------------------------------------------------------------
 
 
@@ -251,9 +129,20 @@ def dict_to_message(parsed: Any, message_type: type[M], *, source: str, ignore_u
         raise CorruptArchiveError(f"{source}: expected a JSON object for {message_type.__name__}")
     try:
         with nesting_limit(CorruptArchiveError, source):
-            return json_format.ParseDict(parsed, message_type(), ignore_unknown_fields=ignore_unknown_fields)
+            return parse_dict(parsed, message_type, ignore_unknown_fields=ignore_unknown_fields)
     except (json_format.ParseError, ValueError, TypeError) as exc:
         raise CorruptArchiveError(f"{source}: invalid {message_type.__name__}: {exc}") from exc
+
+
+def parse_dict(parsed: Any, message_type: type[M], *, ignore_unknown_fields: bool) -> M:
+    """``json_format.ParseDict(parsed, message_type(), ...)``, through the compiled fast path when it applies.
+
+    Raises what ``ParseDict`` raises (``ParseError``, ``ValueError``, ``TypeError``) for invalid input.
+    """
+    message = read_message(parsed, message_type, ignore_unknown_fields=ignore_unknown_fields)
+    if message is not None:
+        return message
+    return json_format.ParseDict(parsed, message_type(), ignore_unknown_fields=ignore_unknown_fields)
 
 
 def decode_histories(data: bytes | str, *, source: str) -> list[History]:
