@@ -22,6 +22,7 @@ from google.protobuf.message import Message
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.codec.gojson import indent_json
 from archivers.codec.message_reader import read_message
 from archivers.codec.message_writer import message_dict
 
@@ -29,7 +30,7 @@ _INT64 = (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64, FieldDescript
 _UINT64 = (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64)
 _INT32 = (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32)
 _UINT32 = (FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_FIXED32)
-_TEXTS = ("", "a", "wf-1", "ünïcødé ✓", "quote \" and \\ and \n", "<&>", "\u2028")
+_TEXTS = ("", "a", "wf-1", "ünïcødé ✓", "quote \" and \\ and \n", "<&>", "\u2028", '{"a": [1, {}],}', "\\", '\\"')
 
 
 def _scalar(field: FieldDescriptor, rng: random.Random) -> Any:
@@ -179,3 +180,11 @@ def test_reader_drops_unknown_fields_only_when_asked() -> None:
     assert read_message(value, History, ignore_unknown_fields=False) is None
     history = read_message(value, History, ignore_unknown_fields=True)
     assert history == json_format.ParseDict(value, History(), ignore_unknown_fields=True)
+
+
+@pytest.mark.parametrize("indent", [1, 2, 4])
+def test_indenting_compact_json_equals_json_dumps_with_indent(indent: int) -> None:
+    for message in _random_messages(HistoryEvent, 60, seed=indent):
+        tree = {"events": [message_dict(message)], "empty": [], "none": {}, "nested": [[], [{}], {"k": []}]}
+        compact = json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
+        assert indent_json(compact, indent) == json.dumps(tree, indent=indent, ensure_ascii=False)

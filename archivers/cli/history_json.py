@@ -42,7 +42,8 @@ from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import WorkflowHistory
 
 from archivers.codec.base64_fields import check_base64_fields
-from archivers.codec.protojson import encode_json, parse_dict
+from archivers.codec.message_reader import read_message
+from archivers.codec.protojson import encode_json
 from archivers.errors import HistoryMutatedError, InvalidHistoryError
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import ArchiveHistoryRequest
@@ -274,13 +275,17 @@ def _decode_batch(events: Sequence[Any], source: str, batch_index: int | None, f
     for position, event in enumerate(events, first_position):
         if not isinstance(event, dict):
             raise InvalidHistoryError(f"{source}: {_where(batch_index, position)} is not a JSON object")
+    body = {"events": list(events)}
+    history = read_message(body, History, ignore_unknown_fields=False)  # canonical spelling: exact and fast
+    if history is not None:
+        return history
+    for position, event in enumerate(events, first_position):
         try:  # protobuf would decode text that is not base64 as empty or partial data
             check_base64_fields(event, HistoryEvent.DESCRIPTOR, f"events[{position}]")
         except ValueError as exc:
             raise InvalidHistoryError(f"{source}: invalid event{location}: {exc}") from exc
-    body = {"events": list(events)}
     try:  # the CLI's own spelling, strictly: unknown fields or enum values would be lost silently
-        return parse_dict(body, History, ignore_unknown_fields=False)
+        return json_format.ParseDict(body, History(), ignore_unknown_fields=False)
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
         strict_error = exc
     if "has no field named" in str(strict_error):  # a field this temporalio does not know: refuse to drop it

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.base64_fields import check_base64_fields
-from archivers.codec.protojson import parse_dict
+from archivers.codec.message_reader import read_message
 from archivers.errors import InvalidArgumentError
 from archivers.nesting import nesting_limit
 from archivers.textfile import read_text
@@ -35,8 +35,10 @@ def _checked_record(item: Any, path: str, where: str) -> VisibilityRecord:
     if not isinstance(item, dict):
         raise InvalidArgumentError(f"{path}: {where} is not a JSON object")
     try:
-        check_base64_fields(item, VisibilityRecord.DESCRIPTOR)
-        record = parse_dict(item, VisibilityRecord, ignore_unknown_fields=False)
+        record = read_message(item, VisibilityRecord, ignore_unknown_fields=False)  # canonical: exact and fast
+        if record is None:
+            check_base64_fields(item, VisibilityRecord.DESCRIPTOR)  # protobuf would take bad base64 as data
+            record = json_format.ParseDict(item, VisibilityRecord(), ignore_unknown_fields=False)
     except (json_format.ParseError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())
         raise InvalidArgumentError(f"{path}: {where} is not a valid VisibilityRecord: {reason}") from exc

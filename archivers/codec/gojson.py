@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 
 
@@ -47,3 +48,51 @@ def go_json_string(text: str) -> str:
     encoded = json.dumps(text, ensure_ascii=False)
     return (encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+_JSON_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
+
+
+def indent_json(compact: str, indent: int) -> str:
+    """``compact`` JSON (no whitespace) as ``json.dumps(..., indent=indent)`` and Go's ``MarshalIndent`` lay it out.
+
+    Much faster than ``json.dumps`` with an indent (which falls back to json's pure Python encoder):
+    the text is split around its strings, and the few distinct runs of structural characters
+    between them (``":"``, ``",{"``, ``"}]}"``...) are laid out once per depth they occur at.
+    """
+    parts = _JSON_STRING.split(compact)  # even indexes: what lies between strings; odd: the strings
+    laid_out: dict[tuple[str, int], tuple[str, int]] = {}
+    depth = 0
+    for index in range(0, len(parts), 2):
+        key = (parts[index], depth)
+        done = laid_out.get(key)
+        if done is None:
+            done = laid_out[key] = _lay_out(parts[index], depth, indent)
+        parts[index], depth = done
+    return "".join(parts)
+
+
+def _lay_out(structure: str, depth: int, indent: int) -> tuple[str, int]:
+    """``structure`` (characters between two strings of compact JSON) indented, and the depth after it."""
+    out: list[str] = []
+    position, end = 0, len(structure)
+    while position < end:
+        char = structure[position]
+        if structure[position : position + 2] in ("{}", "[]"):
+            out.append(structure[position : position + 2])
+            position += 2
+            continue
+        if char in "{[":
+            depth += 1
+            out.append(char + "\n" + " " * (indent * depth))
+        elif char in "}]":
+            depth -= 1
+            out.append("\n" + " " * (indent * depth) + char)
+        elif char == ",":
+            out.append(",\n" + " " * (indent * depth))
+        elif char == ":":
+            out.append(": ")
+        else:
+            out.append(char)  # part of a number, true, false or null
+        position += 1
+    return "".join(out), depth

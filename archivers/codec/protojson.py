@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from temporalio.api.history.v1 import History
 
-from archivers.codec.gojson import go_json_float
+from archivers.codec.gojson import go_json_float, indent_json
 from archivers.codec.message_reader import read_message
 from archivers.codec.message_writer import message_dict
 from archivers.errors import CorruptArchiveError
@@ -61,8 +62,8 @@ def encode_json(value: Any, *, indent: int | None = None) -> str:
     """
     floats = _FloatSlots()
     tree = _with_messages_as_dicts(value, floats)
-    text = json.dumps(tree, indent=indent, separators=None if indent else _COMPACT, ensure_ascii=False)
-    return floats.substitute(text)
+    text = json.dumps(tree, separators=_COMPACT, ensure_ascii=False)  # json's C encoder: compact only
+    return floats.substitute(indent_json(text, indent) if indent else text)
 
 
 def _with_messages_as_dicts(value: Any, floats: _FloatSlots) -> Any:
@@ -97,10 +98,12 @@ class _FloatSlots:
         return f"\x00{self._nonce}:{len(self._texts) - 1}\x00"
 
     def substitute(self, dumped: str) -> str:
-        """Replace the placeholders in json.dumps output by the Go-formatted numbers."""
-        for index, text in enumerate(self._texts):
-            dumped = dumped.replace(f'"\\u0000{self._nonce}:{index}\\u0000"', text, 1)
-        return dumped
+        """Replace the placeholders in json.dumps output by the Go-formatted numbers (in one pass)."""
+        if not self._texts:
+            return dumped
+        texts = self._texts
+        placeholder = re.compile(f'"\\\\u0000{self._nonce}:([0-9]+)\\\\u0000"')
+        return placeholder.sub(lambda found: texts[int(found.group(1))], dumped)
 
 
 # -- reading ------------------------------------------------------------------------------------
