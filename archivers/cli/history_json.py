@@ -39,7 +39,6 @@ from typing import IO, Any
 from google.protobuf import json_format
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
-from temporalio.client import WorkflowHistory
 
 from archivers.codec.base64_fields import check_base64_fields
 from archivers.codec.message_reader import read_message
@@ -293,6 +292,8 @@ def _decode_batch(events: Sequence[Any], source: str, batch_index: int | None, f
             f"{source}: invalid event{location}: {_one_line(str(strict_error))} "
             "(exported by a newer Temporal? upgrade temporalio)"
         ) from strict_error
+    from temporalio.client import WorkflowHistory  # only for old spellings; a slow import
+
     try:  # older UI/CLI exports spell enums differently; temporalio normalizes them
         history = History(events=WorkflowHistory.from_json("", body).events)
     except (json_format.ParseError, ValueError, TypeError, AttributeError, KeyError):
