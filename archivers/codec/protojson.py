@@ -9,6 +9,11 @@ in its own output, so readers compare parsed JSON; this codec writes none (or th
 
 Reading follows Temporal's ``JSONPBEncoder``: single messages reject unknown fields, arrays of
 ``History`` discard them (they may come from a newer API revision).
+
+Both directions run through code built once per message type: :mod:`archivers.codec.message_writer`
+(several times faster than ``json_format.MessageToDict``) and :mod:`archivers.codec.message_reader`,
+which reads the canonical spelling and leaves anything else to ``json_format.ParseDict``, so
+results and errors are ``ParseDict``'s. ``bench/codec_bench.py`` measures both against json_format.
 """
 
 from __future__ import annotations
