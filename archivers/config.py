@@ -17,8 +17,9 @@ The ``archival`` section may be the top level of the file or nested anywhere ins
 (a sidecar or server config); it must occur once. Other keys of Temporal's section (``state``,
 ``enableRead``) are allowed and ignored. A Temporal server config also holds
 ``namespaceDefaults.archival`` (the state and URI new namespaces get, no provider settings): every
-section below a ``namespaceDefaults`` key is skipped, so the server's file is read as it is. For a scheme, ``customStores.<scheme>`` wins over the
-built-in provider key, as the server asks a custom archiver factory first.
+section below a ``namespaceDefaults`` key is skipped, so the server's file is read as it is.
+For a scheme, ``customStores.<scheme>`` wins over the built-in provider key, as the server asks a
+custom archiver factory first.
 """
 
 from __future__ import annotations
