@@ -1,9 +1,10 @@
 """``--address``: the search attribute names and types a namespace registered on a running Temporal cluster.
 
-Two gRPC calls (``grpcio``, the ``sidecar`` extra, with the ``temporalio`` package's service stubs): ``DescribeNamespace`` by id (the namespace's
-name, and ``config.customSearchAttributeAliases``: stored field name -> registered name, which SQL
-visibility fills with its columns, ``Keyword07 -> CustomerId``), then the operator service's
-``ListSearchAttributes`` of that name (registered name -> type). Plain gRPC, no TLS or API key.
+Two gRPC calls (``grpcio``, the ``sidecar`` extra, with the ``temporalio`` package's service stubs):
+``DescribeNamespace`` by id (the namespace's name, and ``config.customSearchAttributeAliases``:
+stored field name -> registered name, which SQL visibility fills with its columns,
+``Keyword07 -> CustomerId``), then the operator service's ``ListSearchAttributes`` of that name
+(registered name -> type). Plain gRPC, no TLS or API key.
 """
 
 from __future__ import annotations

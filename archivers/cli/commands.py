@@ -171,6 +171,16 @@ def _archiver(kind: _Kind[A], uri: str, config_path: str | None) -> tuple[A, URI
     return archiver, parsed
 
 
+def history_archiver(uri: str, config_path: str | None) -> tuple[HistoryArchiver, URI]:
+    """The history archiver of ``uri`` as every subcommand gets it (the store's, or the sidecar's)."""
+    return _archiver(_HISTORY, uri, config_path)
+
+
+def visibility_archiver(uri: str, config_path: str | None) -> tuple[VisibilityArchiver, URI]:
+    """The visibility archiver of ``uri`` as every subcommand gets it (the store's, or the sidecar's)."""
+    return _archiver(_VISIBILITY, uri, config_path)
+
+
 def _stdout() -> Any:
     return sys.stdout
 
