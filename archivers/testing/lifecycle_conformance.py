@@ -63,9 +63,9 @@ class HistoryDeleteConformance:
         assert _events(history, archive_uri, "run-gone") == 40
 
         assert sorted(history.delete(archive_uri, gone).removed) == sorted(planned.removed)
-        for version in (None, 1, 7):
+        for asked in (None, 1, 7):
             with pytest.raises(ArchiveNotFoundError):
-                _events(history, archive_uri, "run-gone", version)
+                _events(history, archive_uri, "run-gone", asked)
         assert _events(history, archive_uri, "run-kept") == 40
         assert history.delete(archive_uri, gone).removed == []
 
@@ -124,8 +124,8 @@ def _events(history: HistoryArchiver, uri: str, run_id: str, version: int | None
 def _record(workflow_id: str, run_id: str, workflow_type: str, start: datetime) -> VisibilityRecord:
     return closed_record(
         namespace_id=NS, namespace="lifecycle", workflow_id=workflow_id, run_id=run_id, workflow_type=workflow_type,
-        start=start, close=start + timedelta(minutes=5), status=WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
-        history_length=10, search_attributes={},
+        start=start, close=start + timedelta(minutes=5), history_length=10, search_attributes={},
+        status=WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_FAILED,
     )  # fmt: skip
 
 
