@@ -1,7 +1,8 @@
 """The contract of ``delete`` on history and visibility archivers, as mixins like :mod:`archivers.testing.conformance`.
 
 Mix :class:`HistoryDeleteConformance` and/or :class:`VisibilityDeleteConformance` into a test class
-that provides ``archive_uri`` (a fresh, empty archival URI per test), as for the conformance suite::
+that provides ``archive_uri`` (a fresh, empty archival URI per test) and, if the backend needs
+settings, ``backend_settings``, as for the conformance suite::
 
     class TestMyBackendDeletes(MyBackendURI, HistoryDeleteConformance, VisibilityDeleteConformance):
         pass
@@ -30,6 +31,7 @@ from archivers.interfaces import (
     VisibilityArchiver,
 )
 from archivers.registry import get_history_archiver, get_visibility_archiver
+from archivers.testing.conformance import _BackendUnderTest
 from archivers.testing.records import closed_record
 from archivers.testing.synthetic import request_for, synthetic_history
 
@@ -39,18 +41,13 @@ QUERIES = ("", "WorkflowId = 'wf-gone'", "RunId = 'run-gone'", "WorkflowType = '
 """Queries answered from each layout's different indexes (by workflow id, type, close and start time)."""
 
 
-class HistoryDeleteConformance:
+class HistoryDeleteConformance(_BackendUnderTest):
     """``HistoryArchiver.delete``: every version and part goes, nothing else; idempotent; dry runs change nothing."""
 
     @pytest.fixture
-    def lifecycle_settings(self) -> Mapping[str, Any]:
-        """The scheme's settings (override when the backend needs some)."""
-        return {}
-
-    @pytest.fixture
-    def history(self, archive_uri: str, lifecycle_settings: Mapping[str, Any]) -> HistoryArchiver:
+    def history(self, archive_uri: str, backend_settings: Mapping[str, Any]) -> HistoryArchiver:
         """The history archiver under test."""
-        return get_history_archiver(archive_uri, lifecycle_settings)
+        return get_history_archiver(archive_uri, backend_settings)
 
     def test_delete_history(self, history: HistoryArchiver, archive_uri: str) -> None:
         for run_id, version in (("run-gone", 1), ("run-gone", 7), ("run-kept", 1)):
@@ -77,18 +74,13 @@ class HistoryDeleteConformance:
         assert history.delete(archive_uri, DeleteRunRequest(NS, "no-such-workflow", "no-such-run")).removed == []
 
 
-class VisibilityDeleteConformance:
+class VisibilityDeleteConformance(_BackendUnderTest):
     """``VisibilityArchiver.delete``: the record and every index entry go, nothing else; idempotent; dry runs too."""
 
     @pytest.fixture
-    def lifecycle_settings(self) -> Mapping[str, Any]:
-        """The scheme's settings (override when the backend needs some)."""
-        return {}
-
-    @pytest.fixture
-    def visibility(self, archive_uri: str, lifecycle_settings: Mapping[str, Any]) -> VisibilityArchiver:
+    def visibility(self, archive_uri: str, backend_settings: Mapping[str, Any]) -> VisibilityArchiver:
         """The visibility archiver under test."""
-        return get_visibility_archiver(archive_uri, lifecycle_settings)
+        return get_visibility_archiver(archive_uri, backend_settings)
 
     def test_delete_record(self, visibility: VisibilityArchiver, archive_uri: str) -> None:
         start = datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
