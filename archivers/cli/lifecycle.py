@@ -19,7 +19,7 @@ from rich.progress import Progress
 
 from archivers.cli.commands import history_archiver, visibility_archiver
 from archivers.cli.options import config_option, namespace_id_option
-from archivers.cli.search_attribute_types import parse_search_attribute_types, resolve_names
+from archivers.cli.search_attribute_types import parse_search_attribute_types
 from archivers.errors import InvalidArgumentError
 from archivers.lifecycle import Roots, Run, RunRemoval, audit_line, remove_run, runs_of_workflow, select_runs
 from archivers.redact import redact
@@ -111,7 +111,7 @@ def prune(
     Runs are selected from the visibility records, so a visibility root must be named.
     """
     roots = _roots(uri, history_uri, visibility_uri, config_path)
-    types = resolve_names(parse_search_attribute_types(search_attribute_types), {}).types
+    types = parse_search_attribute_types(search_attribute_types)
     runs = list(select_runs(roots, namespace_id, closed_before, query, types))
     _remove(roots, runs, "prune", yes, audit_log)
 

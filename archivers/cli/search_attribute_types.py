@@ -2,9 +2,8 @@
 
 ``--search-attribute-type NAME=TYPE`` types an attribute, ``--search-attribute-alias FIELD=NAME``
 names a stored field (SQL visibility's ``Keyword07``) by the name users registered, ``--address``
-reads both from a running cluster (:mod:`archivers.cli.cluster_names`); Temporal's predefined
-attributes and SQL column names are typed without being told
-(:mod:`archivers.codec.known_search_attributes`). :func:`resolve_names` combines them.
+reads both from a running cluster (:mod:`archivers.cli.cluster_names`); an aliased SQL column is
+typed by its name (:mod:`archivers.codec.known_search_attributes`). :func:`resolve_names` combines them.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import click
 from temporalio.api.enums.v1 import IndexedValueType
 
 from archivers.cli.cluster_names import ClusterNames
-from archivers.codec.known_search_attributes import PREDEFINED_TYPES, sql_column_type
+from archivers.codec.known_search_attributes import sql_column_type
 
 
 def _normalize_type(name: str) -> str:
@@ -85,11 +84,12 @@ class SearchAttributeNames:
 def resolve_names(
     types: Mapping[str, int], aliases: Mapping[str, str], cluster: ClusterNames | None = None
 ) -> SearchAttributeNames:
-    """Combine Temporal's predefined types, the ``cluster``'s names and the flags (flags win over the cluster).
+    """Combine the ``cluster``'s names and the flags (flags win over the cluster).
 
-    An aliased field is typed by its registered name's type, else by its SQL column name.
+    An aliased field is typed by its registered name's type, else by its SQL column name. Temporal's
+    predefined attributes need nothing here: every query types them (:mod:`archivers.visibility_query`).
     """
-    all_types = {**PREDEFINED_TYPES, **(cluster.types if cluster else {}), **types}
+    all_types = {**(cluster.types if cluster else {}), **types}
     all_aliases = {**(cluster.aliases if cluster else {}), **aliases}
     for stored, name in all_aliases.items():
         value_type = all_types.get(name) or sql_column_type(stored)
