@@ -15,8 +15,11 @@
 
 The ``archival`` section may be the top level of the file or nested anywhere inside a bigger file
 (a sidecar or server config); it must occur once. Other keys of Temporal's section (``state``,
-``enableRead``) are allowed and ignored. For a scheme, ``customStores.<scheme>`` wins over the
-built-in provider key, as the server asks a custom archiver factory first.
+``enableRead``) are allowed and ignored. A Temporal server config also holds
+``namespaceDefaults.archival`` (the state and URI new namespaces get, no provider settings): every
+section below a ``namespaceDefaults`` key is skipped, so the server's file is read as it is.
+For a scheme, ``customStores.<scheme>`` wins over the built-in provider key, as the server asks a
+custom archiver factory first.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ _KEY_TYPES: Mapping[str, Mapping[str, tuple[type, ...]]] = MappingProxyType(
 )
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+NAMESPACE_DEFAULTS = "namespaceDefaults"
+"""The server config's section of namespace defaults, whose ``archival`` holds no provider settings."""
 
 
 class ConfigError(InvalidArgumentError):
@@ -116,6 +122,8 @@ def _find_archival(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ..
         return []
     found: list[tuple[tuple[str, ...], Any]] = []
     for key, value in node.items():
+        if key == NAMESPACE_DEFAULTS:
+            continue  # the server's per-namespace defaults (state, URI): no provider settings
         if key == "archival":
             found.append(((*path, "archival"), value))
         else:

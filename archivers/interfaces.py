@@ -132,6 +132,32 @@ class QueryVisibilityResponse:
     next_page_token: bytes = b""
 
 
+@dataclass(frozen=True)
+class DeleteRunRequest:
+    """Names one run whose archive is removed (lifecycle: GDPR erasure, retention).
+
+    ``dry_run``: remove nothing, only say what would be removed. ``close_time``, when known (Unix
+    nanos, e.g. from a query row), lets layouts indexed by close time look there first.
+    """
+
+    namespace_id: str
+    workflow_id: str
+    run_id: str
+    dry_run: bool = False
+    close_time: int | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidArgumentError` if an id is empty."""
+        _require_ids(namespace_id=self.namespace_id, workflow_id=self.workflow_id, run_id=self.run_id)
+
+
+@dataclass(frozen=True)
+class DeleteRunResponse:
+    """What a delete removed (or, dry, would remove): the names of the stored objects, in removal order."""
+
+    removed: list[str] = field(default_factory=list)
+
+
 class _URIChecks(abc.ABC):
     """What history and visibility archivers share: the URI checks Temporal asks of both."""
 
@@ -193,6 +219,22 @@ class HistoryArchiver(_URIChecks):
         request.validate()
         return self._progress(parsed, request)
 
+    def delete(self, uri: URI | str, request: DeleteRunRequest) -> DeleteRunResponse:
+        """Remove every version and part of the archived history of ``request``'s run.
+
+        Contract: idempotent (a run already gone removes nothing and succeeds) and resumable (an
+        interrupted delete leaves a history that ``get`` no longer serves, and the next delete
+        removes the rest). ``request.dry_run`` removes nothing and lists what would go.
+        """
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        return self._delete(parsed, request)
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        """Backends that can remove runs override this (the default refuses)."""
+        raise InvalidArgumentError(f"the {uri.scheme!r} history archiver ({type(self).__name__}) cannot delete runs")
+
     @abc.abstractmethod
     def _archive(
         self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
@@ -236,6 +278,24 @@ class VisibilityArchiver(_URIChecks):
         self.check_uri(parsed)
         request.validate()
         return self._query(parsed, request, search_attribute_types or {})
+
+    def delete(self, uri: URI | str, request: DeleteRunRequest) -> DeleteRunResponse:
+        """Remove the visibility record of ``request``'s run and every index entry of it.
+
+        Contract as :meth:`HistoryArchiver.delete`: idempotent, resumable (the entry a lookup of the
+        run finds goes last), ``dry_run`` removes nothing. A layout that cannot remove in place (an
+        immutable index) records a tombstone that hides the run from queries until compaction.
+        """
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        return self._delete(parsed, request)
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        """Backends that can remove records override this (the default refuses)."""
+        raise InvalidArgumentError(
+            f"the {uri.scheme!r} visibility archiver ({type(self).__name__}) cannot delete records"
+        )
 
     @abc.abstractmethod
     def _archive(self, uri: URI, record: VisibilityRecord) -> None: ...

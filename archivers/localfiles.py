@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from archivers.errors import ArchiverError, InvalidURIError, StoreConfigurationError, TransientError
-from archivers.groupcommit import GROUP_COMMIT, Rename
+from archivers.groupcommit import GROUP_COMMIT, Rename, fsync_dir
 from archivers.uri import URI
 
 TEMP_MARKER = ".tmp-"
@@ -116,6 +116,31 @@ def translate_os_error(exc: OSError, path: str) -> ArchiverError:
     if exc.errno in _TRANSIENT:
         return TransientError(f"{path}: {reason}")
     return ArchiverError(f"{path}: {reason}")
+
+
+def list_dir(directory: str) -> list[str]:
+    """The names in ``directory`` (none if it does not exist); other OS errors translated, naming it."""
+    try:
+        with os.scandir(directory) as entries:
+            return [entry.name for entry in entries]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise translate_os_error(exc, directory) from exc
+
+
+def remove_files(paths: list[str], directory: str, *, durable: bool) -> None:
+    """Unlink ``paths`` (all in ``directory``; one already gone is fine), then fsync the directory if ``durable``."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise translate_os_error(exc, path) from exc
+    if durable and paths:
+        with os_errors(directory):
+            fsync_dir(directory)
 
 
 @dataclass(frozen=True)

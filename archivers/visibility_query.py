@@ -2,10 +2,11 @@
 
 A backend only lists what its layout can list cheaply for the query's constraints, as
 :class:`Candidate` entries that know bounds on their record's close time from the listing alone
-and load the record on demand. This module parses the query, skips candidates that cannot be on
-the page, reads the rest in the query's order when that order starts with ``CloseTime`` (stopping
-as soon as the page is certain), applies the residual filter, pages, converts the rows to
-``WorkflowExecutionInfo`` and issues the page token.
+and load the record on demand. This module parses the query (Temporal's predefined search
+attributes typed as Temporal's own archivers type them, below the given type map), skips
+candidates that cannot be on the page, reads the rest in the query's order when that order starts
+with ``CloseTime`` (stopping as soon as the page is certain), applies the residual filter, pages,
+converts the rows to ``WorkflowExecutionInfo`` and issues the page token.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.codec.known_search_attributes import PREDEFINED_TYPES
 from archivers.codec.visibility import record_to_execution_info
 from archivers.interfaces import QueryVisibilityRequest, QueryVisibilityResponse, SearchAttributeTypes
 from archivers.query import CompiledQuery, compile_query, validate_cursor
@@ -54,7 +56,7 @@ def run_query(
 ) -> QueryVisibilityResponse:
     """Answer ``request`` from the records ``candidates`` lists for the compiled query."""
     aliases = request.search_attribute_aliases
-    types = _aliased_types(search_attribute_types, aliases)
+    types = _aliased_types({**PREDEFINED_TYPES, **search_attribute_types}, aliases)
     compiled = compile_query(request.query, types)
     binding = _binding(request.namespace_id, compiled, types)
     cursor = None

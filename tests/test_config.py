@@ -113,6 +113,62 @@ def test_provider_with_only_custom_stores_and_empty_sections(tmp_path: Path) -> 
     assert dict(config.visibility_settings("file")) == {}
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+# The shape of Temporal's own development configs (config/development-sqlite.yaml of the server,
+# v1.32.2) and of the server config in its docs: provider settings in `archival`, the state and URI
+# new namespaces get in `namespaceDefaults.archival`.
+TEMPORAL_DEVELOPMENT_CONFIG = """
+persistence:
+  defaultStore: sqlite-default
+archival:
+  history:
+    state: "enabled"
+    enableRead: true
+    provider:
+      filestore:
+        fileMode: "0666"
+        dirMode: "0766"
+      gstorage:
+        credentialsPath: "/tmp/gcloud/keyfile.json"
+  visibility:
+    state: "enabled"
+    enableRead: true
+    provider:
+      filestore:
+        fileMode: "0666"
+        dirMode: "0766"
+namespaceDefaults:
+  archival:
+    history:
+      state: "disabled"
+      URI: "file:///tmp/temporal_archival/development"
+    visibility:
+      state: "disabled"
+      URI: "file:///tmp/temporal_vis_archival/development"
+"""
+
+
+def test_temporal_server_config_with_namespace_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TEMPORAL_DEVELOPMENT_CONFIG))
+    assert dict(config.history_settings("file")) == {"fileMode": "0666", "dirMode": "0766"}
+    assert dict(config.history_settings("gs")) == {"credentialsPath": "/tmp/gcloud/keyfile.json"}
+    assert dict(config.visibility_settings("file")) == {"fileMode": "0666", "dirMode": "0766"}
+
+
+def test_the_projects_own_server_config_is_read_as_is() -> None:
+    config = load_config(str(REPO / "deploy" / "temporal" / "server.yaml"))
+    for scheme in ("file", "s3", "gs", "azblob"):
+        assert config.history_settings(scheme)["address"] == "127.0.0.1:7299"
+        assert config.visibility_settings(scheme)["address"] == "127.0.0.1:7299"
+
+
+def test_namespace_defaults_alone_is_no_archival_section(tmp_path: Path) -> None:
+    text = "namespaceDefaults:\n  archival:\n    history: {state: disabled}\n"
+    with pytest.raises(ConfigError, match="no 'archival' section"):
+        load_config(write(tmp_path, text))
+
+
 def test_empty_archival_section_gives_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "archival:\n"))
     assert config.history == {} and config.visibility == {}

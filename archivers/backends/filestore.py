@@ -27,6 +27,8 @@ from archivers.interfaces import (
     ArchiveHistoryRequest,
     Backend,
     BackendConfig,
+    DeleteRunRequest,
+    DeleteRunResponse,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -125,6 +127,9 @@ class FileHistoryArchiver(HistoryArchiver):
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         return self._for(uri)._progress(uri, request)
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        return self._for(uri)._delete(uri, request)
 
 
 _LOCAL_STORES = StoreKind(_local_store, shared_by=lambda uri: uri.path)

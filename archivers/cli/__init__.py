@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from archivers.cli.commands import cli, main
 from archivers.cli.init import init
+from archivers.cli.lifecycle import delete, prune
 from archivers.cli.serve import serve
 
 cli.add_command(init)
 cli.add_command(serve)
+cli.add_command(delete)
+cli.add_command(prune)
 
 __all__ = ["cli", "main"]

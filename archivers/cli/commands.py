@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 import click
 
 from archivers.cli import exit_codes
+from archivers.cli.cluster_names import read_cluster_names
 from archivers.cli.history_json import HistoryFile, RunNames, check_history
 from archivers.cli.options import (
     config_option,
@@ -44,8 +45,13 @@ from archivers.cli.output import (
     write_history_json,
     write_history_table,
 )
-from archivers.cli.record_file import read_visibility_records
-from archivers.cli.search_attribute_types import parse_search_attribute_types
+from archivers.cli.record_file import RowNamespace, read_visibility_records
+from archivers.cli.search_attribute_types import (
+    parse_search_attribute_aliases,
+    parse_search_attribute_types,
+    resolve_names,
+)
+from archivers.codec.cli_rows import render_rows
 from archivers.config import ArchivalConfig, load_config
 from archivers.errors import ArchiverError, NonRetryableError
 from archivers.interfaces import (
@@ -163,6 +169,16 @@ def _archiver(kind: _Kind[A], uri: str, config_path: str | None) -> tuple[A, URI
         archiver = kind.lookup(parsed, kind.settings(_config(config_path), parsed.scheme))
     archiver.check_uri(parsed)
     return archiver, parsed
+
+
+def history_archiver(uri: str, config_path: str | None) -> tuple[HistoryArchiver, URI]:
+    """The history archiver of ``uri`` as every subcommand gets it (the store's, or the sidecar's)."""
+    return _archiver(_HISTORY, uri, config_path)
+
+
+def visibility_archiver(uri: str, config_path: str | None) -> tuple[VisibilityArchiver, URI]:
+    """The visibility archiver of ``uri`` as every subcommand gets it (the store's, or the sidecar's)."""
+    return _archiver(_VISIBILITY, uri, config_path)
 
 
 def _stdout() -> Any:
@@ -315,12 +331,26 @@ def put_command(
 
 @cli.command("put-visibility")
 @uri_option
-@input_file_option("record", "record_path", "protojson VisibilityRecord(s): one per line, or a JSON array.")
+@input_file_option(
+    "record",
+    "record_path",
+    "protojson VisibilityRecord(s), or what `temporal workflow list -o json` (or -o jsonl) prints: "
+    "one per line, or a JSON array.",
+)
+@click.option(
+    "--namespace-id",
+    default="",
+    metavar="ID",
+    help="Namespace ID of executions given as `temporal workflow list` rows (which do not name it).",
+)
+@click.option("--namespace", default="", metavar="NAME", help="Namespace name of such executions.")
 @config_option()
-def put_visibility_command(uri: str, record_path: str, config_path: str | None) -> None:
+def put_visibility_command(
+    uri: str, record_path: str, namespace_id: str, namespace: str, config_path: str | None
+) -> None:
     """Archive visibility records (all are read and checked before any is written)."""
     archiver, parsed = _archiver(_VISIBILITY, uri, config_path)
-    records = read_visibility_records(record_path)
+    records = read_visibility_records(record_path, RowNamespace(namespace_id, namespace))
     for record in records:
         archiver.archive(parsed, record)
     click.echo(f"archived {len(records)} visibility record{'s' if len(records) != 1 else ''} to {redact(uri)}")
@@ -331,6 +361,12 @@ def put_visibility_command(uri: str, record_path: str, config_path: str | None) 
 
 def _search_attribute_callback(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, int]:
     return parse_search_attribute_types(values)
+
+
+def _search_attribute_alias_callback(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, str]:
+    return parse_search_attribute_aliases(values)
 
 
 @cli.command("query")
@@ -351,9 +387,24 @@ def _search_attribute_callback(ctx: click.Context, param: click.Parameter, value
     multiple=True,
     metavar="NAME=TYPE",
     callback=_search_attribute_callback,
-    help="Type of a custom search attribute (Keyword, Text, Int, Double, Bool, Datetime, KeywordList); repeatable.",
+    help="Type of a custom search attribute (Keyword, Text, Int, Double, Bool, Datetime, KeywordList); repeatable. "
+    "Temporal's own attributes (BuildIds, TemporalChangeVersion, ...) and SQL columns (Keyword07) need none.",
 )
-@output_option("jsonl", "table")
+@click.option(
+    "--search-attribute-alias",
+    "search_attribute_aliases",
+    multiple=True,
+    metavar="FIELD=NAME",
+    callback=_search_attribute_alias_callback,
+    help="Name by which a stored search attribute field is queried and printed (Keyword07=CustomerId); repeatable.",
+)
+@click.option(
+    "--address",
+    default=None,
+    metavar="HOST:PORT",
+    help="Temporal frontend to read the namespace's registered search attributes (names and types) from.",
+)
+@output_option("jsonl", "json", "table")
 @config_option()
 def query_command(
     uri: str,
@@ -363,22 +414,33 @@ def query_command(
     limit: int | None,
     page_token: str,
     search_attribute_types: dict[str, int],
+    search_attribute_aliases: dict[str, str],
+    address: str | None,
     output: str,
     config_path: str | None,
 ) -> None:
-    """List archived executions (protojson WorkflowExecutionInfo, one per line), following page tokens.
+    """List archived executions, following page tokens.
 
-    When ``--limit`` stops the listing before its end, the token that continues it is printed on
-    stderr as ``next page token: TOKEN``.
+    ``jsonl``: protojson WorkflowExecutionInfo, one per line; ``json``: the rows exactly as
+    `temporal workflow list --archived -o json` prints them. When ``--limit`` stops the listing
+    before its end, the token that continues it is printed on stderr as ``next page token: TOKEN``.
     """
     archiver, parsed = _archiver(_VISIBILITY, uri, config_path)
+    cluster = read_cluster_names(address, namespace_id) if address else None
+    names = resolve_names(search_attribute_types, search_attribute_aliases, cluster)
     request = QueryVisibilityRequest(
-        namespace_id=namespace_id, page_size=page_size, query=query, next_page_token=page_token.encode()
+        namespace_id=namespace_id,
+        page_size=page_size,
+        query=query,
+        next_page_token=page_token.encode(),
+        search_attribute_aliases=names.aliases,
     )
-    listing = Listing(archiver, parsed, request, search_attribute_types, limit=limit)
+    listing = Listing(archiver, parsed, request, names.types, limit=limit)
     stream = _stdout()
     if output == "table":
         write_executions_table(list(listing), stream)
+    elif output == "json":
+        stream.writelines(render_rows(listing))
     else:
         write_executions_jsonl(listing, stream)
     if listing.next_page_token:

@@ -1,11 +1,21 @@
-"""``--search-attribute-type NAME=TYPE``: typing custom search attributes for ``archiver query``."""
+"""The names and types of search attributes for ``archiver query``: flags, the cluster, Temporal's own.
+
+``--search-attribute-type NAME=TYPE`` types an attribute, ``--search-attribute-alias FIELD=NAME``
+names a stored field (SQL visibility's ``Keyword07``) by the name users registered, ``--address``
+reads both from a running cluster (:mod:`archivers.cli.cluster_names`); an aliased SQL column is
+typed by its name (:mod:`archivers.codec.known_search_attributes`). :func:`resolve_names` combines them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import click
 from temporalio.api.enums.v1 import IndexedValueType
+
+from archivers.cli.cluster_names import ClusterNames
+from archivers.codec.known_search_attributes import sql_column_type
 
 
 def _normalize_type(name: str) -> str:
@@ -45,3 +55,45 @@ def parse_search_attribute_types(values: Sequence[str]) -> dict[str, int]:
             raise click.BadParameter(f"search attribute {name!r} is given two different types")
         types[name] = number
     return types
+
+
+def parse_search_attribute_aliases(values: Sequence[str]) -> dict[str, str]:
+    """Turn ``FIELD=NAME`` strings (``Keyword07=CustomerId``) into a stored field -> registered name map.
+
+    Raises :class:`click.BadParameter` for a malformed pair or one field given two names.
+    """
+    aliases: dict[str, str] = {}
+    for value in values:
+        stored, sep, name = (part.strip() for part in value.partition("="))
+        if not sep or not stored or not name:
+            raise click.BadParameter(f"expected FIELD=NAME (e.g. Keyword07=CustomerId), got {value!r}")
+        if aliases.get(stored, name) != name:
+            raise click.BadParameter(f"search attribute field {stored!r} is given two names")
+        aliases[stored] = name
+    return aliases
+
+
+@dataclass(frozen=True)
+class SearchAttributeNames:
+    """What a query needs: ``types`` (stored or registered name -> type) and ``aliases`` (stored -> registered)."""
+
+    types: dict[str, int]
+    aliases: dict[str, str]
+
+
+def resolve_names(
+    types: Mapping[str, int], aliases: Mapping[str, str], cluster: ClusterNames | None = None
+) -> SearchAttributeNames:
+    """Combine the ``cluster``'s names and the flags (flags win over the cluster).
+
+    An aliased field is typed by its registered name's type, else by its SQL column name. Temporal's
+    predefined attributes need nothing here: every query types them (:mod:`archivers.visibility_query`).
+    """
+    all_types = {**(cluster.types if cluster else {}), **types}
+    all_aliases = {**(cluster.aliases if cluster else {}), **aliases}
+    for stored, name in all_aliases.items():
+        value_type = all_types.get(name) or sql_column_type(stored)
+        if value_type is not None:
+            all_types.setdefault(stored, value_type)
+            all_types.setdefault(name, value_type)
+    return SearchAttributeNames(all_types, all_aliases)

@@ -12,11 +12,11 @@ from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.protojson import dict_to_message, encode_message
-from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest
+from archivers.interfaces import ArchiveHistoryRequest, DeleteRunRequest, GetHistoryRequest
 from archivers.query import Constraints, TimeRange
 from archivers.store.base import ObjectInfo, ObjectStore
 
-RunRequest = ArchiveHistoryRequest | GetHistoryRequest
+RunRequest = ArchiveHistoryRequest | GetHistoryRequest | DeleteRunRequest
 """A request naming one run (``namespace_id``, ``workflow_id``, ``run_id``)."""
 
 ListedKey = tuple[ObjectInfo, int, int]

@@ -26,9 +26,9 @@ from archivers.codec.naming import fingerprint
 from archivers.codec.protojson import decode_message, dict_to_message
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidPageTokenError
 from archivers.jsonstream import JSONStream, JSONStreamError
-from archivers.localfiles import translate_os_error
+from archivers.localfiles import list_dir, translate_os_error
 from archivers.nesting import nesting_limit
-from archivers.query import CompiledQuery
+from archivers.query import CompiledQuery, Constraints
 from archivers.timefmt import INT64_MAX, INT64_MIN
 from archivers.tokens import seal
 from archivers.visibility_query import Candidate
@@ -238,15 +238,17 @@ def list_visibility(directory: str, compiled: CompiledQuery) -> Iterator[Candida
     constraints = compiled.constraints
     if constraints.is_empty:
         return
+    for path, close_nanos in visibility_files(directory, constraints):
+        yield Candidate(close_nanos, close_nanos, functools.partial(read_record, path))
+
+
+def visibility_files(directory: str, constraints: Constraints) -> Iterator[tuple[str, int]]:
+    """``(path, close time nanos)`` of the namespace directory's records whose names fit the constraints.
+
+    The names tell the close time and the run id's hash; a record listed may still be another run's.
+    """
     run_hashes = None if constraints.run_ids is None else {fingerprint(r) for r in constraints.run_ids}
-    try:
-        with os.scandir(directory) as entries:
-            names = [entry.name for entry in entries]
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise translate_os_error(exc, directory) from exc
-    for name in names:
+    for name in list_dir(directory):
         parsed = parse_visibility_filename(name)
         if parsed is None:
             continue
@@ -254,10 +256,11 @@ def list_visibility(directory: str, compiled: CompiledQuery) -> Iterator[Candida
         if run_hashes is not None and run_hash not in run_hashes:
             continue
         if constraints.close_time.contains(close_nanos):
-            yield Candidate(close_nanos, close_nanos, functools.partial(_read_record, os.path.join(directory, name)))
+            yield os.path.join(directory, name), close_nanos
 
 
-def _read_record(path: str) -> VisibilityRecord | None:
+def read_record(path: str) -> VisibilityRecord | None:
+    """The record stored at ``path``, ``None`` if it is gone."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()

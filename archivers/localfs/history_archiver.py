@@ -29,6 +29,8 @@ from archivers.groupcommit import fsync_dir
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    DeleteRunRequest,
+    DeleteRunResponse,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -39,7 +41,9 @@ from archivers.localfiles import (
     FileModes,
     atomic_write,
     ensure_dir,
+    list_dir,
     os_errors,
+    remove_files,
     remove_stale_temps,
     translate_os_error,
     validate_dir_uri,
@@ -149,6 +153,21 @@ class FilestoreHistoryArchiver(HistoryArchiver):
                 return ArchiveProgress(_scan_partial(partial, partial_path)[0])
         except FileNotFoundError:
             return ArchiveProgress()
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        """Every version's file, and the partial file of an archive left unfinished."""
+        directory = uri.path
+        prefix = layout.history_prefix(request.namespace_id, request.workflow_id, request.run_id)
+        paths = [
+            os.path.join(directory, name)
+            for name in sorted(list_dir(directory))
+            if layout.history_version(name.removeprefix(".").removesuffix(PARTIAL_SUFFIX), prefix) is not None
+        ]
+        if not request.dry_run:
+            remove_files(paths, directory, durable=self._durable)
+        return DeleteRunResponse(paths)
 
     # -- get -------------------------------------------------------------------------------
 

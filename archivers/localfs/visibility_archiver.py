@@ -14,13 +14,16 @@ import os
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.protojson import encode_message
 from archivers.interfaces import (
+    DeleteRunRequest,
+    DeleteRunResponse,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
     VisibilityArchiver,
 )
 from archivers.layouts import filestore as layout
-from archivers.localfiles import Durability, FileModes, atomic_write, ensure_dir, validate_dir_uri
+from archivers.localfiles import Durability, FileModes, atomic_write, ensure_dir, remove_files, validate_dir_uri
+from archivers.query import Constraints
 from archivers.uri import URI
 from archivers.visibility_query import run_query
 
@@ -49,6 +52,19 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
             temp_dir=uri.path,
             durability=self._durability,
         )
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        """The run's record files (named by close time and run id hash; each read to confirm the run)."""
+        directory = os.path.join(uri.path, layout.namespace_dirname(request.namespace_id))
+        run = Constraints(run_ids=frozenset({request.run_id}))
+        paths = []
+        for path, _ in layout.visibility_files(directory, run):
+            record = layout.read_record(path)
+            if record is not None and (record.workflow_id, record.run_id) == (request.workflow_id, request.run_id):
+                paths.append(path)
+        if not request.dry_run:
+            remove_files(paths, directory, durable=self._durability is Durability.DURABLE)
+        return DeleteRunResponse(paths)
 
     def _query(
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes

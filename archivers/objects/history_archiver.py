@@ -21,6 +21,8 @@ from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidH
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    DeleteRunRequest,
+    DeleteRunResponse,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -157,6 +159,22 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             )
         )
 
+    # -- delete ----------------------------------------------------------------------------
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        """Every part of every version, each version's last part first: ``get`` stops serving it at once."""
+        store, root, layout = self._open(uri)
+        keys = [
+            layout.part_key(root, request, version, index)
+            for version, stored in sorted(self._versions(store, root, layout, request).items())
+            for index in reversed(stored.indexes)
+        ]
+        if not request.dry_run:
+            for key in keys:
+                store.delete(key)
+                self._parts.discard(_cache_key(store, key))
+        return DeleteRunResponse([f"{store.bucket}/{key}" for key in keys])
+
     # -- shared ----------------------------------------------------------------------------
 
     def _versions(self, store: ObjectStore, root: str, layout: ObjectLayout, run: RunRequest) -> dict[int, _Stored]:
@@ -182,7 +200,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     ) -> Part:
         key = layout.part_key(root, run, version, index)
         source = f"{store.bucket}/{key}"
-        cache_key = f"{id(store)}:{key}"  # the store cache keeps each store alive, so its id is stable
+        cache_key = _cache_key(store, key)
         cached = self._parts.get(cache_key)
         if cached is not None:
             return cached
@@ -273,7 +291,8 @@ class _PartWriter:
 class _PartCache:
     """The most recently read parts, so consecutive pages do not fetch and parse a part again.
 
-    Parts are created once and never rewritten (conditional create), so a cached part stays valid.
+    Parts are created once and never rewritten (conditional create), so a cached part stays valid
+    until the run is deleted (:meth:`discard`).
     """
 
     def __init__(self, capacity: int = 8) -> None:
@@ -288,12 +307,21 @@ class _PartCache:
                 self._parts.move_to_end(source)
             return part
 
+    def discard(self, source: str) -> None:
+        with self._lock:
+            self._parts.pop(source, None)
+
     def put(self, source: str, part: Part) -> None:
         with self._lock:
             self._parts[source] = part
             self._parts.move_to_end(source)
             while len(self._parts) > self._capacity:
                 self._parts.popitem(last=False)
+
+
+def _cache_key(store: ObjectStore, key: str) -> str:
+    """The part cache's key of a stored part (the store cache keeps each store alive, so its id is stable)."""
+    return f"{id(store)}:{key}"
 
 
 def _chain(first: History, rest: Iterator[History]) -> Iterator[History]:

@@ -17,10 +17,13 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import replace
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.codec.protojson import decode_message, encode_message
 from archivers.interfaces import (
+    DeleteRunRequest,
+    DeleteRunResponse,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
@@ -28,7 +31,7 @@ from archivers.interfaces import (
 )
 from archivers.layouts.base import TimeIndex, VisibilityLayout
 from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
-from archivers.query import CompiledQuery
+from archivers.query import CompiledQuery, Constraints, TimeRange
 from archivers.store.base import ObjectInfo, ObjectNotFoundError, ObjectStore
 from archivers.uri import URI
 from archivers.visibility_query import Candidate, run_query
@@ -49,6 +52,39 @@ class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
         data = encode_message(record)
         for key in layout.keys(root, record):
             store.put(key, data)
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        """The record's keys, computed from the record a lookup of the run finds; the found key goes last."""
+        store, root, layout = self._open(uri)
+        run = Constraints(workflow_ids=frozenset({request.workflow_id}), run_ids=frozenset({request.run_id}))
+        if request.close_time is not None:
+            keys = self._record_keys(store, root, layout, request, replace(run, close_time=TimeRange(
+                request.close_time, request.close_time)))
+            if keys:
+                return self._remove(store, keys, request.dry_run)
+        return self._remove(store, self._record_keys(store, root, layout, request, run), request.dry_run)
+
+    def _remove(self, store: ObjectStore, keys: list[str], dry_run: bool) -> DeleteRunResponse:
+        if not dry_run:
+            for key in keys:
+                store.delete(key)
+        return DeleteRunResponse([f"{store.bucket}/{key}" for key in keys])
+
+    def _record_keys(
+        self, store: ObjectStore, root: str, layout: VisibilityLayout, request: DeleteRunRequest, run: Constraints
+    ) -> list[str]:
+        """Every key of the run's records that ``run`` lists, each record's listed key after its others."""
+        keys: list[str] = []
+        for listed, _, _ in layout.list_index(store, root, request.namespace_id, run, TimeIndex.of(run)):
+            try:
+                record = decode_message(store.get(listed.key), VisibilityRecord, source=f"{store.bucket}/{listed.key}")
+            except ObjectNotFoundError:
+                continue  # removed since the listing
+            if (record.workflow_id, record.run_id) != (request.workflow_id, request.run_id):
+                continue  # another run whose hashed name collides
+            found = [key for key in layout.keys(root, record) if key != listed.key and key not in keys]
+            keys.extend([*found, listed.key])
+        return keys
 
     def _query(
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError
@@ -31,6 +34,7 @@ from tests.harness.temporal_dev import run_sync, run_with_worker
 from tests.harness.temporal_server import ArchiversTemporalServer, SidecarProcess
 
 from .e2e_helpers import (
+    ARCHIVER_CLI,
     ClosedRun,
     archiver_get,
     comparable,
@@ -359,3 +363,32 @@ def test_archiver_cli_get_matches(
     big = item.runs["big"]
     through = archiver_get(item.history_uri, item.ns_id, big.workflow_id, big.run_id, sidecar=sidecar.address)
     assert comparable(json.loads(through.stdout)["events"]) == comparable(big.events)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_archiver_cli_query_rows_equal_list_archived(
+    scheme: str,
+    archived: dict[str, SchemeRuns],
+    temporal_server: ArchiversTemporalServer,
+    sidecar_config: Path,
+    store_env: dict[str, str],
+) -> None:
+    """``archiver query -o json --address`` prints the rows ``temporal workflow list --archived -o json`` prints:
+    the same fields and values, search attributes by their registered names and with their types."""
+    item = archived[scheme]
+    expected = list_archived(temporal_server, item.namespace, "")
+    command = [*ARCHIVER_CLI, "query", "--uri", item.visibility_uri, "--namespace-id", item.ns_id, "--output", "json",
+               "--address", temporal_server.address, "--config", str(sidecar_config)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **store_env})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    def by_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(rows, key=lambda row: str(row["execution"]["runId"]))
+
+    assert len(expected) == len(item.runs)
+    printed = by_run(json.loads(result.stdout))
+    assert [row["execution"] for row in printed] == [row["execution"] for row in by_run(expected)]
+    for mine, theirs in zip(printed, by_run(expected), strict=True):
+        differing = {k: (mine.get(k), theirs.get(k)) for k in {*mine, *theirs} if mine.get(k) != theirs.get(k)}
+        assert not differing, f"{mine['execution']['workflowId']}: (archiver, temporal) {differing}"
