@@ -60,10 +60,11 @@ def _checked_record(item: Any, path: str, where: str, rows: RowNamespace) -> Vis
                 )
             record = execution_info_to_record(execution_from_row(item), rows.namespace_id, rows.namespace)
         else:
-            record = read_message(item, VisibilityRecord, ignore_unknown_fields=False)  # canonical: exact, fast
-            if record is None:
+            canonical = read_message(item, VisibilityRecord, ignore_unknown_fields=False)  # exact and fast
+            if canonical is None:
                 check_base64_fields(item, VisibilityRecord.DESCRIPTOR)  # protobuf would take bad base64 as data
-                record = json_format.ParseDict(item, VisibilityRecord(), ignore_unknown_fields=False)
+                canonical = json_format.ParseDict(item, VisibilityRecord(), ignore_unknown_fields=False)
+            record = canonical
     except InvalidArgumentError:
         raise
     except (json_format.ParseError, ValueError, TypeError) as exc:
