@@ -33,8 +33,7 @@ from temporalio.api.history.v1 import History
 
 from archivers.interfaces import GetHistoryRequest, HistoryArchiver
 from archivers.layouts import native, s3store
-from archivers.layouts.base import HistoryLayout
-from archivers.objects.history_archiver import TARGET_PART_BYTES
+from archivers.layouts.base import HistoryLayout, encode_history
 from archivers.registry import get_history_archiver, get_root_manager
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI
@@ -45,19 +44,8 @@ PAGE = 256
 
 
 def parts(layout: HistoryLayout, batches: list[History], run: str) -> list[bytes]:
-    """The parts the archiver stores for ``batches`` (same cut: ~2 MiB of encoded batches each)."""
-    request = request_for(batches, run_id=run)
-    out: list[bytes] = []
-    group: list[History] = []
-    encoded: list[bytes] = []
-    for batch in batches:
-        if sum(map(len, encoded)) >= TARGET_PART_BYTES:
-            out.append(layout.encode_part(request, encoded, group, False))
-            group, encoded = [], []
-        group.append(batch)
-        encoded.append(layout.encode_batch(batch))
-    out.append(layout.encode_part(request, encoded, group, True))
-    return out
+    """The parts the archiver stores for ``batches``."""
+    return encode_history(layout, request_for(batches, run_id=run), batches)
 
 
 def best(repeat: int, run: Callable[[int], object]) -> float:

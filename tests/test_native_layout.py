@@ -19,6 +19,7 @@ from archivers.cli import main
 from archivers.errors import CorruptArchiveError, InvalidArgumentError
 from archivers.interfaces import GetHistoryRequest, HistoryArchiver
 from archivers.layouts import native, s3store
+from archivers.layouts.base import BatchInfo
 from archivers.registry import get_history_archiver, get_root_manager
 from archivers.roots import DESCRIPTOR_NAME, RootDescriptor
 from archivers.store.memory import MemoryStore
@@ -64,7 +65,7 @@ def test_native_part_round_trip_slices_serialized_batches() -> None:
     batches = synthetic_history(3_000, version=2, payload_bytes=100)
     request = request_for(batches)
     encoded = [native.LAYOUT.encode_batch(b) for b in batches]
-    data = native.LAYOUT.encode_part(request, encoded, batches, True)
+    data = native.LAYOUT.encode_part(request, encoded, [BatchInfo.of(b) for b in batches], True)
     assert data[:4] == native.MAGIC
     part = native.LAYOUT.decode_part(data, "test")
     assert part.is_last and part.last_event_id == 3_000 and len(part) == len(batches)

@@ -3,11 +3,11 @@
 This is the project's own format for new archive roots (a root says so in its descriptor, see
 :mod:`archivers.roots`); docs/native-format.md describes it byte by byte. It promises:
 
-- **one object per part**, keyed ``<root>/native-history/<nsID>/<wfID>/<runID>/<version>/<index>``
-  with each id percent-encoded (any id is one key segment, no id aliases another; outside every
-  namespace's directory, which Temporal's filestore reader wants to itself), created once with one
-  conditional put, exactly like the compat layouts' parts, so archive, resume and concurrent
-  duplicates work as there;
+- **one object per part** of about :data:`TARGET_PART_BYTES` stored (compressed) bytes, keyed
+  ``<root>/native-history/<nsID>/<wfID>/<runID>/<version>/<index>`` with each id percent-encoded
+  (any id is one key segment, no id aliases another; outside every namespace's directory, which
+  Temporal's filestore reader wants to itself), created once with one conditional put, exactly like
+  the compat layouts' parts, so archive, resume and concurrent duplicates work as there;
 - **self-description**: a magic, a format version and a header (ids, event range, ``is_last``, a
   frame table and a batch index) covered by a CRC-32; every frame carries its own CRC-32, so a
   flipped byte or a truncated object raises :class:`~archivers.errors.CorruptArchiveError`
@@ -25,7 +25,7 @@ from __future__ import annotations
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -38,9 +38,12 @@ from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.layouts import s3store
 from archivers.layouts.base import (
+    TARGET_PART_BYTES,
+    BatchInfo,
     ListedKey,
     ObjectLayout,
     Part,
+    PartBuilder,
     RunRequest,
     TimeIndex,
     VisibilityLayout,
@@ -55,6 +58,8 @@ FORMAT_VERSION = 1
 FRAME_BYTES = 128 * 1024
 """Batches are grouped into one zstd frame until their serialized size reaches this."""
 ZSTD_LEVEL = 3
+PART_RAW_LIMIT = 16 * 1024 * 1024
+"""A part also ends once its batches (uncompressed) reach this, whatever they compress to."""
 
 _PREFIX = struct.Struct("<4sHHII")  # magic, format version, flags (0), header length, header CRC-32
 _FIXED = struct.Struct("<qqqqBIIIIII")
@@ -137,6 +142,11 @@ class NativePart(Part):
         entry = self._batches[index]
         return self._frame(entry.frame)[entry.offset : entry.offset + entry.length]
 
+    def indexed_span(self, index: int) -> tuple[int, int]:
+        """See :class:`Part`: from the batch index (covered by the header's checksum)."""
+        entry = self._batches[index]
+        return entry.first_event_id, entry.event_count
+
     def batch(self, index: int) -> History:
         """See :class:`Part`; the batch must hold the events its index entry names."""
         entry = self._batches[index]
@@ -148,6 +158,66 @@ class NativePart(Part):
         if len(events) != entry.event_count or events[0].event_id != entry.first_event_id:
             raise CorruptArchiveError(f"{self.source}: batch {index} does not hold the events its index names")
         return batch
+
+
+class NativePartBuilder(PartBuilder):
+    """Builds one native part, compressing each frame once it holds :data:`FRAME_BYTES` of batches.
+
+    The part is :attr:`full` once its compressed frames reach :data:`TARGET_PART_BYTES` (what is
+    stored, so a part is about one request's worth of bytes however well the batches compress) or
+    its batches reach :data:`PART_RAW_LIMIT` (which bounds the writer's memory).
+    """
+
+    def __init__(self, layout: NativeLayout, request: ArchiveHistoryRequest) -> None:
+        super().__init__(layout, request)
+        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self._frames: list[bytes] = []
+        self._frame_table: list[bytes] = []
+        self._batch_index: list[bytes] = []
+        self._group: list[bytes] = []
+        self._group_bytes = 0
+        self._stored = 0
+        self._raw = 0
+
+    def add(self, info: BatchInfo, data: bytes) -> None:
+        """See :class:`PartBuilder`."""
+        super().add(info, data)
+        self._batch_index.append(
+            _BATCH.pack(info.first_event_id, info.event_count, len(self._frames), self._group_bytes, len(data))
+        )
+        self._group.append(data)
+        self._group_bytes += len(data)
+        if self._group_bytes >= FRAME_BYTES:
+            self._seal()
+
+    def _seal(self) -> None:
+        if not self._group:
+            return
+        raw = b"".join(self._group)
+        stored = self._compressor.compress(raw)
+        self._frame_table.append(_FRAME.pack(self._stored, len(stored), len(raw), zlib.crc32(stored)))
+        self._frames.append(stored)
+        self._stored += len(stored)
+        self._raw += len(raw)
+        self._group, self._group_bytes = [], 0
+
+    @property
+    def full(self) -> bool:
+        """See :class:`NativePartBuilder`."""
+        return self._stored >= TARGET_PART_BYTES or self._raw + self._group_bytes >= PART_RAW_LIMIT
+
+    def build(self, is_last: bool) -> bytes:
+        """See :class:`PartBuilder`."""
+        self._seal()
+        request, infos = self._request, self.infos
+        names = [s.encode() for s in (request.namespace, request.namespace_id, request.workflow_id, request.run_id)]
+        fixed = _FIXED.pack(
+            request.close_failover_version, infos[0].first_event_id, infos[-1].last_event_id,
+            sum(i.event_count for i in infos), is_last, len(self._frames), len(infos), *map(len, names),
+        )  # fmt: skip
+        header = b"".join([fixed, *names, *self._frame_table, *self._batch_index])
+        prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(header), zlib.crc32(header))
+        return b"".join([prefix, header, *self._frames])
 
 
 class NativeLayout(ObjectLayout):
@@ -173,40 +243,28 @@ class NativeLayout(ObjectLayout):
         """See :class:`HistoryLayout`."""
         return version_and_index(key, self.list_prefix(root, run))
 
+    stores_serialized = True
+
     def encode_batch(self, batch: History) -> bytes:
         """Binary protobuf: the bytes a native part stores (compressed) and hands out (decompressed)."""
         return batch.SerializeToString()
 
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+        self,
+        request: ArchiveHistoryRequest,
+        encoded_batches: Sequence[bytes],
+        infos: Sequence[BatchInfo],
+        is_last: bool,
     ) -> bytes:
         """Magic, version, checked header, then the zstd frames of the batches (docs/native-format.md)."""
-        frames: list[bytes] = []
-        frame_table: list[bytes] = []
-        batch_index: list[bytes] = []
-        offset = 0
-        for group in _groups(encoded_batches):
-            number = len(frames)
-            position = 0
-            for index in group:
-                events = batches[index].events
-                data = encoded_batches[index]
-                batch_index.append(_BATCH.pack(events[0].event_id, len(events), number, position, len(data)))
-                position += len(data)
-            raw = b"".join(encoded_batches[i] for i in group)
-            stored = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
-            frame_table.append(_FRAME.pack(offset, len(stored), len(raw), zlib.crc32(stored)))
-            frames.append(stored)
-            offset += len(stored)
-        names = [s.encode() for s in (request.namespace, request.namespace_id, request.workflow_id, request.run_id)]
-        first, last = batches[0].events[0], batches[-1].events[-1]
-        fixed = _FIXED.pack(
-            request.close_failover_version, first.event_id, last.event_id,
-            sum(len(b.events) for b in batches), is_last, len(frames), len(batches), *map(len, names),
-        )  # fmt: skip
-        header = b"".join([fixed, *names, *frame_table, *batch_index])
-        prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(header), zlib.crc32(header))
-        return b"".join([prefix, header, *frames])
+        builder = self.part_builder(request)
+        for info, data in zip(infos, encoded_batches, strict=True):
+            builder.add(info, data)
+        return builder.build(is_last)
+
+    def part_builder(self, request: ArchiveHistoryRequest) -> PartBuilder:
+        """A :class:`NativePartBuilder`: frames are compressed as they fill, a part is sized by its stored bytes."""
+        return NativePartBuilder(self, request)
 
     def decode_part(self, data: bytes, source: str) -> Part:
         """Check the magic, version, header checksum, index and object length; frames are checked when read."""
@@ -242,20 +300,6 @@ class NativeLayout(ObjectLayout):
     ) -> Iterator[ListedKey]:
         """See :class:`VisibilityLayout` (delegated)."""
         return self.visibility.list_index(store, root, namespace_id, constraints, index)
-
-
-def _groups(encoded: list[bytes]) -> Iterator[list[int]]:
-    """Consecutive batch indexes, cut once a group's bytes reach :data:`FRAME_BYTES`."""
-    group: list[int] = []
-    size = 0
-    for index, data in enumerate(encoded):
-        group.append(index)
-        size += len(data)
-        if size >= FRAME_BYTES:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
 
 
 def _check_index(fields: tuple[int, ...], frames: list[_Frame], batches: list[_Batch], body: int, source: str) -> None:
