@@ -101,11 +101,12 @@ class NativePart(Part):
     """A decoded native part: header checked, frames decompressed and checked only when a batch is asked for."""
 
     def __init__(
-        self, data: bytes, frames: list[_Frame], batches: list[_Batch], base: int, header: tuple[int, ...], source: str
+        self, data: bytes, frames: list[_Frame], index: bytes, base: int, header: tuple[int, ...], source: str
     ) -> None:
         self._data = data
         self._frames = frames
-        self._batches = batches
+        self._index = index  # the batch index, unpacked one entry at a time (a part may index 100k batches)
+        self._count = len(index) // _BATCH.size
         self._base = base
         self.is_last = bool(header[4])
         self.last_event_id = header[2]
@@ -114,7 +115,20 @@ class NativePart(Part):
         self._current: tuple[int, bytes] | None = None  # the last decompressed frame: pages read on in order
 
     def __len__(self) -> int:
-        return len(self._batches)
+        return self._count
+
+    def _entry(self, index: int) -> _Batch:
+        """Entry ``index`` of the batch index, checked against the frame table (event ids: :meth:`indexed_span`)."""
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        entry = _Batch(*_BATCH.unpack_from(self._index, index * _BATCH.size))
+        if (
+            entry.frame >= len(self._frames)
+            or entry.event_count < 1
+            or entry.offset + entry.length > self._frames[entry.frame].raw_length
+        ):
+            raise CorruptArchiveError(f"{self.source}: native history batch index is inconsistent (batch {index})")
+        return entry
 
     def _frame(self, index: int) -> bytes:
         with self._lock:
@@ -139,17 +153,22 @@ class NativePart(Part):
 
     def batch_bytes(self, index: int) -> bytes:
         """Batch ``index`` as a serialized ``History``: a slice of its decompressed frame."""
-        entry = self._batches[index]
+        entry = self._entry(index)
         return self._frame(entry.frame)[entry.offset : entry.offset + entry.length]
 
     def indexed_span(self, index: int) -> tuple[int, int]:
-        """See :class:`Part`: from the batch index (covered by the header's checksum)."""
-        entry = self._batches[index]
+        """See :class:`Part`: from the batch index (covered by the header's checksum).
+
+        The first entry starts at the part's first event and the last ends at its last (checked when
+        the part is decoded); that each entry continues the one before is for the reader to check as
+        it walks them (:mod:`archivers.objects.history_archiver` does), so a part is not walked whole.
+        """
+        entry = self._entry(index)
         return entry.first_event_id, entry.event_count
 
     def batch(self, index: int) -> History:
         """See :class:`Part`; the batch must hold the events its index entry names."""
-        entry = self._batches[index]
+        entry = self._entry(index)
         try:
             batch = History.FromString(self.batch_bytes(index))
         except DecodeError as exc:
@@ -285,9 +304,10 @@ class NativeLayout(ObjectLayout):
         if tables + frame_count * _FRAME.size + batch_count * _BATCH.size != header_length:
             raise CorruptArchiveError(f"{source}: native history header has the wrong length")
         frames = [_Frame(*f) for f in _FRAME.iter_unpack(header[tables : tables + frame_count * _FRAME.size])]
-        batches = [_Batch(*b) for b in _BATCH.iter_unpack(header[tables + frame_count * _FRAME.size :])]
-        _check_index(fields, frames, batches, len(data) - base, source)
-        return NativePart(data, frames, batches, base, fields, source)
+        index = header[tables + frame_count * _FRAME.size :]
+        _check_frames(frames, len(data) - base, source)
+        _check_ends(fields, index, source)
+        return NativePart(data, frames, index, base, fields, source)
 
     # -- visibility: the scheme's compat layout ----------------------------------------------
 
@@ -302,8 +322,8 @@ class NativeLayout(ObjectLayout):
         return self.visibility.list_index(store, root, namespace_id, constraints, index)
 
 
-def _check_index(fields: tuple[int, ...], frames: list[_Frame], batches: list[_Batch], body: int, source: str) -> None:
-    """The frames tile the body exactly; the batches tile their frames and the part's event range."""
+def _check_frames(frames: list[_Frame], body: int, source: str) -> None:
+    """The frames tile the body exactly."""
     offset = 0
     for frame in frames:
         if frame.offset != offset:
@@ -311,19 +331,18 @@ def _check_index(fields: tuple[int, ...], frames: list[_Frame], batches: list[_B
         offset += frame.length
     if offset != body:
         raise CorruptArchiveError(f"{source}: native history part is truncated ({body} of {offset} frame bytes)")
-    expected, events = fields[1], 0
-    for batch in batches:
-        if (
-            batch.frame >= len(frames)
-            or batch.first_event_id != expected
-            or batch.event_count < 1
-            or batch.offset + batch.length > frames[batch.frame].raw_length
-        ):
-            raise CorruptArchiveError(f"{source}: native history batch index is inconsistent")
-        expected += batch.event_count
-        events += batch.event_count
-    if not batches or expected - 1 != fields[2] or events != fields[3]:
+
+
+def _check_ends(fields: tuple[int, ...], index: bytes, source: str) -> None:
+    """The batch index is not empty, its first entry starts the part's event range and its last ends it."""
+    if not index:
+        raise CorruptArchiveError(f"{source}: native history batch index is empty")
+    first = _Batch(*_BATCH.unpack_from(index, 0))
+    last = _Batch(*_BATCH.unpack_from(index, len(index) - _BATCH.size))
+    if first.first_event_id != fields[1] or last.first_event_id + last.event_count - 1 != fields[2]:
         raise CorruptArchiveError(f"{source}: native history batch index does not cover the part's events")
+    if fields[2] - fields[1] + 1 != fields[3]:
+        raise CorruptArchiveError(f"{source}: native history header's event count does not match its range")
 
 
 LAYOUT = NativeLayout(s3store.LAYOUT)
