@@ -30,6 +30,7 @@ from archivers.interfaces import (
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
+    SerializedHistoryPage,
 )
 from archivers.layouts.native import LAYOUT as NATIVE_LAYOUT
 from archivers.localfiles import Durability, FileModes, ensure_dir, validate_dir_uri
@@ -119,6 +120,14 @@ class FileHistoryArchiver(HistoryArchiver):
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return self._for(uri)._get(uri, request)
+
+    def _archive_serialized(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    ) -> None:
+        self._for(uri)._archive_serialized(uri, request, batches, progress)
+
+    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
+        return self._for(uri)._get_serialized(uri, request)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         return self._for(uri)._progress(uri, request)

@@ -71,11 +71,12 @@ class Part(abc.ABC):
         """Batch ``index`` as a serialized ``History`` (layouts storing binary batches slice them, not re-encode)."""
         return self.batch(index).SerializeToString()
 
-    def indexed_span(self, index: int) -> tuple[int, int] | None:
-        """``(first event id, event count)`` of batch ``index`` from a checked index, or ``None`` if the part has none.
+    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int] | None:
+        """Batches from ``index`` on as stored bytes, without decoding them, or ``None`` if the layout cannot.
 
-        A part that returns a span promises :meth:`batch_bytes` holds exactly those events, so a
-        reader can serve the bytes without decoding them.
+        Takes batches while fewer than ``budget`` events are taken; the first must start at event
+        ``expected`` and each continue the one before (else :class:`CorruptArchiveError`). Returns the
+        batches (each a serialized ``History``), the index after them and the event id after them.
         """
         return None
 

@@ -118,7 +118,7 @@ class NativePart(Part):
         return self._count
 
     def _entry(self, index: int) -> _Batch:
-        """Entry ``index`` of the batch index, checked against the frame table (event ids: :meth:`indexed_span`)."""
+        """Entry ``index`` of the batch index, checked against the frame table (event ids: see :meth:`slices`)."""
         if not 0 <= index < self._count:
             raise IndexError(index)
         entry = _Batch(*_BATCH.unpack_from(self._index, index * _BATCH.size))
@@ -156,15 +156,26 @@ class NativePart(Part):
         entry = self._entry(index)
         return self._frame(entry.frame)[entry.offset : entry.offset + entry.length]
 
-    def indexed_span(self, index: int) -> tuple[int, int]:
-        """See :class:`Part`: from the batch index (covered by the header's checksum).
-
-        The first entry starts at the part's first event and the last ends at its last (checked when
-        the part is decoded); that each entry continues the one before is for the reader to check as
-        it walks them (:mod:`archivers.objects.history_archiver` does), so a part is not walked whole.
-        """
-        entry = self._entry(index)
-        return entry.first_event_id, entry.event_count
+    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+        """See :class:`Part`: slices of the decompressed frames, found from the batch index alone."""
+        taken: list[bytes] = []
+        start = expected
+        frames = self._frames
+        current, raw = -1, b""
+        while index < self._count and expected - start < budget:
+            first, count, frame, offset, length = _BATCH.unpack_from(self._index, index * _BATCH.size)
+            if first != expected:
+                raise CorruptArchiveError(
+                    f"{self.source}: archived history is incomplete: expected event {expected}, found event {first}"
+                )
+            if frame >= len(frames) or count < 1 or offset + length > frames[frame].raw_length:
+                raise CorruptArchiveError(f"{self.source}: native history batch index is inconsistent (batch {index})")
+            if frame != current:
+                current, raw = frame, self._frame(frame)
+            taken.append(raw[offset : offset + length])
+            expected += count
+            index += 1
+        return taken, index, expected
 
     def batch(self, index: int) -> History:
         """See :class:`Part`; the batch must hold the events its index entry names."""

@@ -138,7 +138,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         return SerializedHistoryPage(batches, token)
 
     def _page(self, uri: URI, request: GetHistoryRequest, take: _Take[_B]) -> tuple[list[_B], bytes]:
-        """One page: ``take(part, index, expected)`` gives each batch and the event id after it."""
+        """One page: ``take`` gives the batches of each part it reads (see :data:`_Take`)."""
         store, root, layout = self._open(uri)
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}
@@ -159,12 +159,10 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             )
             if offset > len(part):
                 raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
-            while offset < len(part) and events < page_size:
-                batch, after = take(part, offset, expected)
-                batches.append(batch)
-                events += after - expected
-                expected = after
-                offset += 1
+            taken, offset, after = take(part, offset, expected, page_size - events)
+            batches += taken
+            events += after - expected
+            expected = after
             if offset >= len(part):
                 index, offset = index + 1, 0
         token = b""
@@ -379,27 +377,29 @@ def _parse_state(state: object) -> tuple[int, int, int, int, int, int]:
     return state[0], state[1], state[2], state[3], state[4], state[5]
 
 
-_Take = Callable[[Part, int, int], tuple[_B, int]]
-"""How a page takes batch ``index`` of a part whose events must start at ``expected``: ``(batch, next expected)``."""
+_Take = Callable[[Part, int, int, int], tuple[list[_B], int, int]]
+"""How a page takes batches of a part from ``index`` on, whose events start at ``expected``, until
+``budget`` events are taken or the part ends: ``(batches, index after them, event id after them)``."""
 
 
-def _decoded(part: Part, index: int, expected: int) -> tuple[History, int]:
-    batch = part.batch(index)
-    return batch, _check_continues(batch, expected, part.source)
+def _decoded(part: Part, index: int, expected: int, budget: int) -> tuple[list[History], int, int]:
+    taken: list[History] = []
+    start = expected
+    while index < len(part) and expected - start < budget:
+        batch = part.batch(index)
+        expected = _check_continues(batch, expected, part.source)
+        taken.append(batch)
+        index += 1
+    return taken, index, expected
 
 
-def _sliced(part: Part, index: int, expected: int) -> tuple[bytes, int]:
-    """The batch's stored bytes when the part has a checked index, else its decoded batch serialized."""
-    span = part.indexed_span(index)
-    if span is None:
-        batch, after = _decoded(part, index, expected)
-        return batch.SerializeToString(), after
-    first, count = span
-    if first != expected:
-        raise CorruptArchiveError(
-            f"{part.source}: archived history is incomplete: expected event {expected}, found event {first}"
-        )
-    return part.batch_bytes(index), expected + count
+def _sliced(part: Part, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+    """The batches' stored bytes when the layout can slice them, else the decoded batches serialized."""
+    sliced = part.slices(index, expected, budget)
+    if sliced is not None:
+        return sliced
+    taken, index, expected = _decoded(part, index, expected, budget)
+    return [batch.SerializeToString() for batch in taken], index, expected
 
 
 def _check_continues(batch: History, expected: int, source: str) -> int:
