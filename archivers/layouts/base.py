@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
@@ -27,9 +27,8 @@ TARGET_PART_BYTES = 2 * 1024 * 1024
 """Temporal's history blob size: a part is closed once its stored batches reach it."""
 
 
-@dataclass(frozen=True, slots=True)
-class BatchInfo:
-    """What a part's header needs of one batch: its event range and the versions at its ends."""
+class BatchInfo(NamedTuple):
+    """What a part's header needs of one batch: its event range and its end versions (a tuple: cheap to make)."""
 
     first_event_id: int
     event_count: int
