@@ -22,6 +22,7 @@ from archivers.interfaces import GetHistoryRequest, HistoryArchiver
 from archivers.layouts import native, s3store
 from archivers.layouts.base import BatchInfo
 from archivers.registry import get_history_archiver, get_root_manager
+from archivers.remote import RemoteHistoryArchiver
 from archivers.roots import DESCRIPTOR_NAME, RootDescriptor
 from archivers.store.memory import MemoryStore
 from archivers.testing.synthetic import request_for, synthetic_history
@@ -217,18 +218,26 @@ def _all_serialized(history: HistoryArchiver, uri: str, page_size: int) -> tuple
             return batches, tokens
 
 
-def test_serialized_batches_are_stored_and_served_as_received(memory_uri: str) -> None:
+@pytest.mark.parametrize("where", ["memory", "file", "sidecar"])
+def test_serialized_batches_are_stored_and_served_as_received(
+    memory_uri: str, tmp_path: Path, request: pytest.FixtureRequest, where: str
+) -> None:
     """``archive_serialized`` stores the bytes it is given; ``get_serialized`` serves them, in the pages of ``get``.
 
-    The batches are sent with an unknown field appended (what a newer server could send): decoding
-    and re-encoding would keep it too, but in upb's order; the served bytes are the sent bytes.
+    Each batch is sent with an unknown field in front of its events (legal protobuf, e.g. from a
+    newer server): decoding and re-encoding would move it after them, so only bytes passed through
+    untouched come back equal. ``sidecar``: through a sidecar (in this process) serving the memory root.
     """
-    _init(memory_uri)
-    history = get_history_archiver(memory_uri)
+    uri = f"file://{tmp_path}/archive" if where == "file" else memory_uri
+    _init(uri)
+    history: HistoryArchiver = get_history_archiver(uri)
+    if where == "sidecar":
+        history = RemoteHistoryArchiver(request.getfixturevalue("channel"), timeout=30)
     batches = synthetic_history(3_000, version=2, payload_bytes=90, varied=True)
-    sent = [b.SerializeToString() + b"\xf8\xff\x03\x01" for b in batches]  # field 65535, varint 1
-    history.archive_serialized(memory_uri, request_for(batches), iter(sent))
-    served, tokens = _all_serialized(history, memory_uri, 100)
+    sent = [b"\xf8\xff\x03\x01" + b.SerializeToString() for b in batches]  # field 65535 = 1, then the events
+    assert History.FromString(sent[0]).SerializeToString() != sent[0]
+    history.archive_serialized(uri, request_for(batches), iter(sent))
+    served, tokens = _all_serialized(history, uri, 100)
     assert served == sent and len(tokens) > 2
     assert [History.FromString(b) for b in served] == [History.FromString(b) for b in sent]
 
