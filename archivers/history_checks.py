@@ -1,4 +1,11 @@
-"""Validation of the event batches handed to a history archive, shared by every backend."""
+"""Validation of the event batches handed to a history archive, shared by every backend.
+
+:class:`BatchChecks` holds the rules over each batch's event range and end versions; the two
+iterators feed it: :class:`CheckedBatches` with ``History`` messages (checking every event), and
+:class:`CheckedSerialized` with serialized ``History`` bytes, which it checks per batch only (the
+first and last event, as Temporal's own archivers check each blob's last event) so that a binary
+batch can be stored as received without building a Python object per event.
+"""
 
 from __future__ import annotations
 
@@ -7,75 +14,63 @@ from collections.abc import Iterable, Iterator
 from temporalio.api.history.v1 import History
 
 from archivers.errors import HistoryMutatedError, InvalidHistoryError
-from archivers.interfaces import ArchiveHistoryRequest
+from archivers.interfaces import ArchiveHistoryRequest, parse_batch
+from archivers.layouts.base import BatchInfo
 
 
-class CheckedBatches:
-    """Iterates ``batches`` after ``resume_after``, checking them against ``request``.
+class BatchChecks:
+    """The checks of one archive's batches, told one :class:`BatchInfo` at a time, in order.
 
     - batches wholly at or before ``resume_after`` (already durable) are skipped;
     - events must be contiguous, starting at 1 (or right after ``resume_after``);
     - an event whose version exceeds the close failover version means the history mutated;
-    - after the last batch, the last event must be ``next_event_id - 1`` with version equal to
-      the close failover version (Temporal's mutation check).
+    - after the last batch (:meth:`finish`), the last event must be ``next_event_id - 1`` with
+      version equal to the close failover version (Temporal's mutation check).
 
-    Raises :class:`InvalidHistoryError` for malformed input and :class:`HistoryMutatedError`
-    for a history that disagrees with the request. ``last_event_id`` tells how far it got.
-    An input with no events at all (the history is already gone) is not an error: ``empty`` is
-    then true and nothing is yielded.
+    Raises :class:`InvalidHistoryError` for malformed input and :class:`HistoryMutatedError` for a
+    history that disagrees with the request. ``last_event_id`` tells how far it got.
     """
 
-    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int = 0) -> None:
+    def __init__(self, request: ArchiveHistoryRequest, resume_after: int = 0) -> None:
         self._request = request
-        self._batches = batches
+        self._resume_after = resume_after
         self.last_event_id = resume_after
         self.last_version: int | None = None
         self.saw_events = False
-        self._resume_after = resume_after
 
-    @property
-    def empty(self) -> bool:
-        """True if the input held no events at all."""
-        return not self.saw_events
-
-    def __iter__(self) -> Iterator[History]:
+    def admit(self, info: BatchInfo) -> bool:
+        """Check the next non-empty batch; ``False`` if it is already durable (skip it), ``True`` to store it."""
         request = self._request
-        for batch in self._batches:
-            events = batch.events
-            if not events:
-                continue
-            self.saw_events = True
-            first, last = events[0].event_id, events[-1].event_id
-            if last <= self._resume_after:
-                self.last_version = events[-1].version
-                continue
-            if first <= self._resume_after:
-                raise InvalidHistoryError(
-                    f"batch of events {first}..{last} straddles the resume point {self._resume_after}; "
-                    "batches must keep their boundaries between attempts"
-                )
-            expected = self.last_event_id + 1
-            for offset, event in enumerate(events):
-                if event.event_id != expected + offset:
-                    raise InvalidHistoryError(
-                        f"events out of order: expected event id {expected + offset}, got {event.event_id}"
-                    )
-                if event.version > request.close_failover_version:
-                    raise HistoryMutatedError(
-                        f"history was mutated: event {event.event_id} has version {event.version} "
-                        f"> close failover version {request.close_failover_version}"
-                    )
-            if last >= request.next_event_id:
+        self.saw_events = True
+        first, last = info.first_event_id, info.last_event_id
+        if last <= self._resume_after:
+            self.last_version = info.last_version
+            return False
+        if first <= self._resume_after:
+            raise InvalidHistoryError(
+                f"batch of events {first}..{last} straddles the resume point {self._resume_after}; "
+                "batches must keep their boundaries between attempts"
+            )
+        if first != self.last_event_id + 1:
+            raise InvalidHistoryError(f"events out of order: expected event id {self.last_event_id + 1}, got {first}")
+        for version in (info.first_version, info.last_version):
+            if version > request.close_failover_version:
                 raise HistoryMutatedError(
-                    f"history was mutated: event {last} is at or past next_event_id {request.next_event_id}"
+                    f"history was mutated: an event of batch {first}..{last} has version {version} "
+                    f"> close failover version {request.close_failover_version}"
                 )
-            self.last_event_id = last
-            self.last_version = events[-1].version
-            yield batch
-        if self.saw_events or self._resume_after:
-            self._check_end()
+        if last >= request.next_event_id:
+            raise HistoryMutatedError(
+                f"history was mutated: event {last} is at or past next_event_id {request.next_event_id}"
+            )
+        self.last_event_id = last
+        self.last_version = info.last_version
+        return True
 
-    def _check_end(self) -> None:
+    def finish(self) -> None:
+        """The end-of-history checks, if any event was seen or the archive resumed."""
+        if not (self.saw_events or self._resume_after):
+            return
         request = self._request
         if self.last_event_id + 1 != request.next_event_id:
             raise HistoryMutatedError(
@@ -87,3 +82,85 @@ class CheckedBatches:
                 f"history was mutated: last event version {self.last_version} "
                 f"!= close failover version {request.close_failover_version}"
             )
+
+
+class CheckedBatches:
+    """Iterates ``batches`` after ``resume_after``, checking every event against ``request`` (see :class:`BatchChecks`).
+
+    An input with no events at all (the history is already gone) is not an error: ``empty`` is
+    then true and nothing is yielded.
+    """
+
+    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int = 0) -> None:
+        self._request = request
+        self._batches = batches
+        self._checks = BatchChecks(request, resume_after)
+
+    @property
+    def last_event_id(self) -> int:
+        """The last event id checked (or the resume point)."""
+        return self._checks.last_event_id
+
+    @property
+    def empty(self) -> bool:
+        """True if the input held no events at all."""
+        return not self._checks.saw_events
+
+    def __iter__(self) -> Iterator[History]:
+        for batch, _ in self.with_info():
+            yield batch
+
+    def with_info(self) -> Iterator[tuple[History, BatchInfo]]:
+        """Like iterating, with each batch's :class:`BatchInfo`."""
+        checks = self._checks
+        cfv = self._request.close_failover_version
+        for batch in self._batches:
+            events = batch.events
+            if not events:
+                continue
+            first = events[0].event_id
+            for offset, event in enumerate(events):
+                if event.event_id != first + offset:
+                    raise InvalidHistoryError(
+                        f"events out of order: expected event id {first + offset}, got {event.event_id}"
+                    )
+                if event.version > cfv:
+                    raise HistoryMutatedError(
+                        f"history was mutated: event {event.event_id} has version {event.version} "
+                        f"> close failover version {cfv}"
+                    )
+            info = BatchInfo.of(batch)
+            if checks.admit(info):
+                yield batch, info
+        checks.finish()
+
+
+class CheckedSerialized:
+    """Iterates serialized ``History`` batches after ``resume_after`` as ``(info, bytes)``, checked per batch.
+
+    Each batch is parsed (in C) for its first and last event only; its event ids must run from the
+    first to the last without a gap in number (``last - first + 1`` events). The rules of
+    :class:`BatchChecks` apply to the batch's range and its first and last events' versions. Bytes
+    that are not a ``History`` raise :class:`InvalidHistoryError`.
+    """
+
+    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[bytes], resume_after: int = 0) -> None:
+        self._batches = batches
+        self._checks = BatchChecks(request, resume_after)
+
+    def __iter__(self) -> Iterator[tuple[BatchInfo, bytes]]:
+        checks = self._checks
+        for index, data in enumerate(self._batches):
+            events = parse_batch(data, index).events
+            if not events:
+                continue
+            first, last = events[0], events[-1]
+            if last.event_id - first.event_id + 1 != len(events):
+                raise InvalidHistoryError(
+                    f"events out of order: batch {index} holds {len(events)} events from id {first.event_id} "
+                    f"to id {last.event_id}"
+                )
+            info = BatchInfo(first.event_id, len(events), first.version, last.version)
+            if checks.admit(info):
+                yield info, data
+        checks.finish()

@@ -7,15 +7,16 @@ snake_case fields. Temporal API messages are the ``temporalio.api`` protobuf cla
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from google.protobuf.message import DecodeError
 from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.errors import InvalidArgumentError
+from archivers.errors import InvalidArgumentError, InvalidHistoryError
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.roots import RootManager
 from archivers.uri import URI, as_uri
@@ -98,6 +99,14 @@ class GetHistoryResponse:
     """One page of history batches, and the token of the next page (empty when done)."""
 
     history_batches: list[History]
+    next_page_token: bytes = b""
+
+
+@dataclass(frozen=True)
+class SerializedHistoryPage:
+    """One page of history batches, each a serialized ``History``, and the token of the next page (empty when done)."""
+
+    history_batches: list[bytes]
     next_page_token: bytes = b""
 
 
@@ -212,6 +221,34 @@ class HistoryArchiver(_URIChecks):
         request.validate()
         return self._get(parsed, request)
 
+    def archive_serialized(
+        self,
+        uri: URI | str,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[bytes],
+        progress: ProgressRecorder | None = None,
+    ) -> None:
+        """:meth:`archive` from serialized ``History`` batches (what the sidecar receives).
+
+        Same contract; bytes that are not a ``History`` raise :class:`InvalidHistoryError`. A
+        layout that stores binary batches stores them as received, checked per batch (first and
+        last event: :class:`archivers.history_checks.CheckedSerialized`); others decode them.
+        """
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        self._archive_serialized(parsed, request, batches, progress)
+
+    def get_serialized(self, uri: URI | str, request: GetHistoryRequest) -> SerializedHistoryPage:
+        """:meth:`get` with each batch serialized (what the sidecar sends); same pages and tokens.
+
+        A layout that stores binary batches serves slices of its stored bytes without decoding events.
+        """
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        return self._get_serialized(parsed, request)
+
     def progress(self, uri: URI | str, request: ArchiveHistoryRequest) -> ArchiveProgress:
         """Return how much of ``request``'s history is durably archived (where a retry resumes)."""
         parsed = as_uri(uri)
@@ -245,6 +282,16 @@ class HistoryArchiver(_URIChecks):
 
     @abc.abstractmethod
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress: ...
+
+    def _archive_serialized(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    ) -> None:
+        self._archive(uri, request, parse_batches(batches), progress)
+
+    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
+        response = self._get(uri, request)
+        serialized = [batch.SerializeToString() for batch in response.history_batches]
+        return SerializedHistoryPage(serialized, response.next_page_token)
 
 
 class VisibilityArchiver(_URIChecks):
@@ -324,6 +371,20 @@ class Backend:
     history: Callable[[BackendConfig], HistoryArchiver]
     visibility: Callable[[BackendConfig], VisibilityArchiver]
     roots: Callable[[BackendConfig], RootManager] | None = None
+
+
+def parse_batch(data: bytes, index: int) -> History:
+    """Batch number ``index`` of an archive, parsed; :class:`InvalidHistoryError` if it is not a ``History``."""
+    try:
+        return History.FromString(data)
+    except DecodeError as exc:
+        raise InvalidHistoryError(f"history batch {index} is not a serialized temporal.api.history.v1.History") from exc
+
+
+def parse_batches(batches: Iterable[bytes]) -> Iterator[History]:
+    """Each serialized ``History`` parsed (see :func:`parse_batch`)."""
+    for index, data in enumerate(batches):
+        yield parse_batch(data, index)
 
 
 def _require_ids(**ids: str) -> None:

@@ -27,6 +27,7 @@ from archivers.interfaces import (
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
+    SerializedHistoryPage,
     VisibilityArchiver,
 )
 from archivers.progress import ArchiveProgress, ProgressRecorder
@@ -154,6 +155,11 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
     def _archive(
         self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
+        self._archive_serialized(uri, request, (batch.SerializeToString() for batch in batches), progress)
+
+    def _archive_serialized(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    ) -> None:
         failure: list[Exception] = []
         stream = self._stream(header_to_pb(uri, request), batches, failure)
         try:
@@ -168,13 +174,12 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
             for point in response.progress:
                 progress.record(progress_from_pb(point))
 
-    def _stream(self, header: Any, batches: Iterable[History], failure: list[Exception]) -> Iterator[Any]:
+    def _stream(self, header: Any, batches: Iterable[bytes], failure: list[Exception]) -> Iterator[Any]:
         yield pb.ArchiveHistoryRequest(header=header)
         group: list[bytes] = []
         size = 0
         try:
-            for batch in batches:
-                data = batch.SerializeToString()
+            for data in batches:
                 group.append(data)
                 size += len(data)
                 if size >= self.group_bytes:
@@ -189,6 +194,10 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return get_response_from_pb(self._call("GetHistory", get_request_to_pb(uri, request)))
+
+    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
+        response = self._call("GetHistory", get_request_to_pb(uri, request))
+        return SerializedHistoryPage(list(response.history_batches), response.next_page_token)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         response = self._call("GetArchiveProgress", pb.GetArchiveProgressRequest(header=header_to_pb(uri, request)))

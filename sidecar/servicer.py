@@ -37,7 +37,7 @@ from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers.config import ArchivalConfig
-from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError
+from archivers.errors import ArchiverError, InvalidArgumentError
 from archivers.interfaces import BackendConfig, HistoryArchiver, VisibilityArchiver
 from archivers.progress import ArchiveProgress
 from archivers.registry import get_backend, get_history_archiver, get_visibility_archiver
@@ -263,7 +263,7 @@ class ArchiverServicer:
             def archive() -> Any:
                 archiver = self.history_archiver(header.uri)
                 batches = _batches(stream, request.next_event_id)
-                archiver.archive(header.uri, request, batches, progress=recorder)
+                archiver.archive_serialized(header.uri, request, batches, progress=recorder)
                 return pb.ArchiveHistoryResponse(progress=[progress_to_pb(point) for point in recorder.points])
 
             return await self._in(self._stream_pool, archive)
@@ -272,11 +272,11 @@ class ArchiverServicer:
 
     @_mapped
     async def GetHistory(self, request: Any, context: Context) -> Any:
-        """Return one page of the archived history, each batch serialized."""
+        """Return one page of the archived history, each batch serialized (native batches: stored bytes, sliced)."""
 
         def get() -> Any:
-            response = self.history_archiver(request.uri).get(request.uri, get_request_from_pb(request))
-            return get_response_to_pb(response)
+            page = self.history_archiver(request.uri).get_serialized(request.uri, get_request_from_pb(request))
+            return get_response_to_pb(page)
 
         return await self._in(self._unary_pool, get)
 
@@ -303,17 +303,16 @@ class ArchiverServicer:
         return await self._in(self._unary_pool, query)
 
 
-def _batches(stream: RequestStream, next_event_id: int) -> Iterator[History]:
-    """Decode the batches of the rest of the stream one message at a time.
+def _batches(stream: RequestStream, next_event_id: int) -> Iterator[bytes]:
+    """The serialized batches of the rest of the stream, one message at a time (the library parses them).
 
-    Raises :class:`InvalidHistoryError` for bytes that are not a ``History`` and
-    :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
-    A stream that ends before event ``next_event_id - 1`` because the call was cancelled (or the
-    sidecar is stopping) raises :class:`TransientError` instead of ending: the library must not take a
-    cut stream for the end of the history (that would fail it as mutated and drop its progress).
+    Raises :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
+    A stream that ends where the history had not (its last batch does not end at event
+    ``next_event_id - 1``) because the call was cancelled (or the sidecar is stopping) raises
+    :class:`TransientError` instead of ending: the library must not take a cut stream for the end of
+    the history (that would fail it as mutated and drop its progress).
     """
-    index = 0
-    last_event_id = 0
+    last: bytes | None = None
     for number, message in enumerate(stream.blocking(), start=2):
         kind = message.WhichOneof("message")
         if kind == "abort":
@@ -321,15 +320,18 @@ def _batches(stream: RequestStream, next_event_id: int) -> Iterator[History]:
         if kind != "batches":
             raise InvalidArgumentError(f"ArchiveHistory message {number}: expected batches, got {kind or 'nothing'}")
         for data in message.batches.history:
-            try:
-                batch = History.FromString(data)
-            except DecodeError as exc:
-                raise InvalidHistoryError(
-                    f"history batch {index} is not a serialized temporal.api.history.v1.History"
-                ) from exc
-            index += 1
-            if batch.events:
-                last_event_id = batch.events[-1].event_id
-            yield batch
-    if last_event_id != next_event_id - 1:
+            last = data
+            yield data
+    if not _ends_at(last, next_event_id - 1):
         stream.check_finished()
+
+
+def _ends_at(batch: bytes | None, event_id: int) -> bool:
+    """Whether ``batch`` parses and its last event is ``event_id`` (a batch that does not parse was refused already)."""
+    if batch is None:
+        return event_id == 0
+    try:
+        events = History.FromString(batch).events
+    except DecodeError:
+        return False
+    return bool(events) and events[-1].event_id == event_id

@@ -19,6 +19,7 @@ from archivers.interfaces import (
     GetHistoryResponse,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
+    SerializedHistoryPage,
 )
 from archivers.progress import ArchiveProgress
 from archivers.wire import messages
@@ -131,7 +132,8 @@ def test_get_request_round_trips(version: int | None) -> None:
 
 def test_get_response_round_trips() -> None:
     response = GetHistoryResponse(history_batches=[_history(1), _history(3)], next_page_token=b"next")
-    assert messages.get_response_from_pb(messages.get_response_to_pb(response)) == response
+    page = SerializedHistoryPage([b.SerializeToString() for b in response.history_batches], b"next")
+    assert messages.get_response_from_pb(messages.get_response_to_pb(page)) == response
 
 
 def test_query_request_round_trips() -> None:

@@ -3,9 +3,9 @@
 A directory without a descriptor (:mod:`archivers.roots`) is in Temporal's filestore layout
 (:mod:`archivers.localfs`), as is one whose descriptor says ``filestore``. A directory whose
 descriptor says ``native`` keeps its histories in native parts (:mod:`archivers.layouts.native`),
-written and read by the object history archiver over an fsspec local store rooted at the directory
-(the ``fsspec`` extra; parts are flushed to disk, then linked to their name); its visibility
-records stay in the filestore layout. Reading which layout a directory is in costs one ``open``
+written and read by the object history archiver over the fsspec store's logic on local files
+(:mod:`archivers.store.local_fs`: no fsspec needed; parts are flushed to disk, then linked to their
+name); its visibility records stay in the filestore layout. Reading which layout a directory is in costs one ``open``
 per directory and process.
 
 Settings (Temporal's ``filestore`` provider keys): ``fileMode`` and ``dirMode`` as octal strings
@@ -22,7 +22,7 @@ from typing import Any
 
 from temporalio.api.history.v1 import History
 
-from archivers.errors import InvalidArgumentError, MissingDependencyError
+from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     Backend,
@@ -32,6 +32,7 @@ from archivers.interfaces import (
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
+    SerializedHistoryPage,
 )
 from archivers.layouts.native import LAYOUT as NATIVE_LAYOUT
 from archivers.localfiles import Durability, FileModes, ensure_dir, validate_dir_uri
@@ -45,6 +46,7 @@ from archivers.roots import DESCRIPTOR_NAME, NATIVE, RootDescriptor, RootLayouts
 from archivers.store.base import ObjectStore, StoreKind
 from archivers.store.cache import StoreCache, per_settings
 from archivers.store.fsspec_store import FsspecStore
+from archivers.store.local_fs import LocalFileSystem
 from archivers.uri import URI
 
 
@@ -82,12 +84,8 @@ def _mode(value: Any, default: int, key: str) -> int:
 
 
 def _local_store(uri: URI, settings: Mapping[str, Any]) -> ObjectStore:
-    """The fsspec local store rooted at the URI's directory (for native roots)."""
-    try:
-        import fsspec
-    except ImportError as exc:
-        raise MissingDependencyError.for_backend("file (native layout)", extra="fsspec", module="fsspec") from exc
-    return FsspecStore(fsspec.filesystem("file"), uri.path)
+    """The store of local files rooted at the URI's directory (for native roots; no fsspec import)."""
+    return FsspecStore(LocalFileSystem(), uri.path)
 
 
 def _read_descriptor(directory: str) -> RootDescriptor | None:
@@ -124,6 +122,14 @@ class FileHistoryArchiver(HistoryArchiver):
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return self._for(uri)._get(uri, request)
+
+    def _archive_serialized(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    ) -> None:
+        self._for(uri)._archive_serialized(uri, request, batches, progress)
+
+    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
+        return self._for(uri)._get_serialized(uri, request)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         return self._for(uri)._progress(uri, request)

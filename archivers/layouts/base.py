@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
@@ -21,6 +21,31 @@ RunRequest = ArchiveHistoryRequest | GetHistoryRequest | DeleteRunRequest
 
 ListedKey = tuple[ObjectInfo, int, int]
 """``(object, low, high)``: a listed visibility object and the Unix-nanos range its indexed time may have."""
+
+
+TARGET_PART_BYTES = 2 * 1024 * 1024
+"""Temporal's history blob size: a part is closed once its stored batches reach it."""
+
+
+class BatchInfo(NamedTuple):
+    """What a part's header needs of one batch: its event range and its end versions (a tuple: cheap to make)."""
+
+    first_event_id: int
+    event_count: int
+    first_version: int
+    last_version: int
+
+    @property
+    def last_event_id(self) -> int:
+        """The id of the batch's last event (batches hold consecutive ids)."""
+        return self.first_event_id + self.event_count - 1
+
+    @classmethod
+    def of(cls, batch: History) -> BatchInfo:
+        """The info of a non-empty batch whose event ids are consecutive."""
+        events = batch.events
+        first, last = events[0], events[-1]
+        return cls(first.event_id, len(events), first.version, last.version)
 
 
 class Part(abc.ABC):
@@ -44,6 +69,15 @@ class Part(abc.ABC):
     def batch_bytes(self, index: int) -> bytes:
         """Batch ``index`` as a serialized ``History`` (layouts storing binary batches slice them, not re-encode)."""
         return self.batch(index).SerializeToString()
+
+    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int] | None:
+        """Batches from ``index`` on as stored bytes, without decoding them, or ``None`` if the layout cannot.
+
+        Takes batches while fewer than ``budget`` events are taken; the first must start at event
+        ``expected`` and each continue the one before (else :class:`CorruptArchiveError`). Returns the
+        batches (each a serialized ``History``), the index after them and the event id after them.
+        """
+        return None
 
     @property
     def batches(self) -> list[History]:
@@ -86,19 +120,73 @@ class HistoryLayout(abc.ABC):
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """``(version, index)`` of a listed key, or ``None`` if it is not one of the run's parts."""
 
+    stores_serialized: ClassVar[bool] = False
+    """True if :meth:`encode_batch` is ``History.SerializeToString``: received binary batches are stored as they are."""
+
     def encode_batch(self, batch: History) -> bytes:
         """One batch as the layout stores it; parts are sized by these bytes (default: protojson)."""
         return encode_message(batch)
 
     @abc.abstractmethod
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+        self,
+        request: ArchiveHistoryRequest,
+        encoded_batches: Sequence[bytes],
+        infos: Sequence[BatchInfo],
+        is_last: bool,
     ) -> bytes:
         """The stored bytes of one part; ``encoded_batches`` are the batches as :meth:`encode_batch` made them."""
+
+    def part_builder(self, request: ArchiveHistoryRequest) -> PartBuilder:
+        """A builder of one part of ``request``'s history (default: sized by the encoded batches' bytes)."""
+        return PartBuilder(self, request)
 
     @abc.abstractmethod
     def decode_part(self, data: bytes, source: str) -> Part:
         """Decode a stored part, raising :class:`CorruptArchiveError` naming ``source``."""
+
+
+class PartBuilder:
+    """Collects the encoded batches of one part until it is :attr:`full`, then :meth:`build` gives its bytes.
+
+    This default measures a part by its encoded batches (:data:`TARGET_PART_BYTES`); a layout that
+    compresses measures what it will store instead.
+    """
+
+    def __init__(self, layout: HistoryLayout, request: ArchiveHistoryRequest) -> None:
+        self._layout = layout
+        self._request = request
+        self.infos: list[BatchInfo] = []
+        self.encoded: list[bytes] = []
+        self._size = 0
+
+    def add(self, info: BatchInfo, data: bytes) -> None:
+        """Append one batch (``data`` as the layout's ``encode_batch`` makes it)."""
+        self.infos.append(info)
+        self.encoded.append(data)
+        self._size += len(data)
+
+    @property
+    def full(self) -> bool:
+        """Whether the part has reached its size and takes no more batches."""
+        return self._size >= TARGET_PART_BYTES
+
+    def build(self, is_last: bool) -> bytes:
+        """The part's stored bytes."""
+        return self._layout.encode_part(self._request, self.encoded, self.infos, is_last)
+
+
+def encode_history(layout: HistoryLayout, request: ArchiveHistoryRequest, batches: Iterable[History]) -> list[bytes]:
+    """The stored bytes of every part of a whole history, cut as the archiver cuts them (for benches and tests)."""
+    parts: list[bytes] = []
+    builder = layout.part_builder(request)
+    for batch in batches:
+        if builder.full:
+            parts.append(builder.build(False))
+            builder = layout.part_builder(request)
+        builder.add(BatchInfo.of(batch), layout.encode_batch(batch))
+    parts.append(builder.build(True))
+    return parts
 
 
 def version_and_index(key: str, prefix: str) -> tuple[int, int] | None:

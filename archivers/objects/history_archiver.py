@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from temporalio.api.history.v1 import History
 
 from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
-from archivers.history_checks import CheckedBatches
+from archivers.history_checks import CheckedBatches, CheckedSerialized
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     DeleteRunRequest,
@@ -26,8 +27,10 @@ from archivers.interfaces import (
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
+    SerializedHistoryPage,
+    parse_batch,
 )
-from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, RunRequest
+from archivers.layouts.base import BatchInfo, HistoryLayout, ObjectLayout, Part, PartBuilder, RunRequest
 from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.store.base import ObjectNotFoundError, ObjectStore
@@ -35,8 +38,7 @@ from archivers.timefmt import INT64_MAX, INT64_MIN
 from archivers.tokens import decode_token, encode_token
 from archivers.uri import URI
 
-TARGET_PART_BYTES = 2 * 1024 * 1024
-"""Temporal's history blob size: a part is closed once its batches' protojson reaches it."""
+_B = TypeVar("_B", History, bytes)
 
 TOKEN_KIND = "history"
 
@@ -61,12 +63,39 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     def _archive(
         self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
+        self._write(uri, request, batches, progress, _first_event_of_batch, self._encoded)
+
+    def _archive_serialized(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    ) -> None:
+        layout = self._open(uri)[2]
+        if not layout.stores_serialized:
+            super()._archive_serialized(uri, request, batches, progress)
+            return
+        self._write(uri, request, batches, progress, _first_event_of_bytes, _as_received)
+
+    def _encoded(
+        self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int, layout: HistoryLayout
+    ) -> Iterator[tuple[BatchInfo, bytes]]:
+        for batch, info in CheckedBatches(request, batches, resume_after).with_info():
+            yield info, layout.encode_batch(batch)
+
+    def _write(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[_B],
+        progress: ProgressRecorder | None,
+        first_event: Callable[[_B], int | None],
+        checked: Callable[[ArchiveHistoryRequest, Iterable[_B], int, HistoryLayout], Iterable[tuple[BatchInfo, bytes]]],
+    ) -> None:
+        """Archive ``batches``: optimistic from part 0 when they start at event 1, else after the stored progress."""
         store, root, layout = self._open(uri)
         pending = iter(batches)
         first = next(pending, None)
         if first is None:
             return  # the history is already gone
-        if first.events and first.events[0].event_id == 1:
+        if first_event(first) == 1:
             index, resume_after = 0, 0  # optimistic: no probe on the happy path
         else:
             state = self._progress(uri, request)
@@ -76,7 +105,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             resume_after = state.last_event_id
             index = self._next_index(store, root, layout, request)
         writer = _PartWriter(store, layout, root, request, index, progress)
-        writer.write(CheckedBatches(request, _chain(first, pending), resume_after))
+        writer.write(checked(request, _chain(first, pending), resume_after, layout))
 
     def _next_index(self, store: ObjectStore, root: str, layout: ObjectLayout, request: ArchiveHistoryRequest) -> int:
         stored = self._versions(store, root, layout, request).get(request.close_failover_version)
@@ -103,6 +132,15 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     # -- get -------------------------------------------------------------------------------
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
+        batches, token = self._page(uri, request, _decoded)
+        return GetHistoryResponse(batches, token)
+
+    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
+        batches, token = self._page(uri, request, _sliced)
+        return SerializedHistoryPage(batches, token)
+
+    def _page(self, uri: URI, request: GetHistoryRequest, take: _Take[_B]) -> tuple[list[_B], bytes]:
+        """One page: ``take`` gives the batches of each part it reads (see :data:`_Take`)."""
         store, root, layout = self._open(uri)
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}
@@ -113,7 +151,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         else:
             version, first_index, last_index, cache = self._complete_version(store, root, layout, request)
             index, offset, expected = first_index, 0, 1
-        batches: list[History] = []
+        batches: list[_B] = []
         events = 0
         page_size = request.effective_page_size
         token_given = bool(request.next_page_token)
@@ -123,23 +161,32 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             )
             if offset > len(part):
                 raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
-            while offset < len(part) and events < page_size:
-                batch = part.batch(offset)
-                expected = _check_continues(batch, expected, part.source)
-                batches.append(batch)
-                events += len(batch.events)
-                offset += 1
+            taken, offset, after = take(part, offset, expected, page_size - events)
+            batches += taken
+            events += after - expected
+            expected = after
             if offset >= len(part):
                 index, offset = index + 1, 0
         token = b""
         if index <= last_index:
             token = encode_token(TOKEN_KIND, binding, [version, first_index, last_index, index, offset, expected])
-        return GetHistoryResponse(batches, token)
+        return batches, token
 
     def _complete_version(
         self, store: ObjectStore, root: str, layout: ObjectLayout, request: GetHistoryRequest
     ) -> tuple[int, int, int, dict[int, Part]]:
-        """The requested (or highest) version whose last part says the history is complete."""
+        """The requested (or highest) version whose last part says the history is complete.
+
+        With a version asked for, its part 0 is read first (its key is known): a history stored in
+        one part is then served from that one read, without listing.
+        """
+        if request.close_failover_version is not None:
+            try:
+                first = self._read_part(store, root, layout, request, request.close_failover_version, 0)
+            except ArchiveNotFoundError:
+                first = None
+            if first is not None and first.is_last:
+                return request.close_failover_version, 0, 0, {0: first}
         versions = self._versions(store, root, layout, request)
         if request.close_failover_version is not None:
             candidates = [request.close_failover_version] if request.close_failover_version in versions else []
@@ -233,31 +280,24 @@ class _PartWriter:
         self._progress = progress
         self._durable_through = 0  # events up to here are stored (by us or by someone else)
 
-    def write(self, checked: CheckedBatches) -> None:
+    def write(self, checked: Iterable[tuple[BatchInfo, bytes]]) -> None:
         """Write every part; the last one only after the whole history passed the checks."""
-        batches: list[History] = []
-        encoded: list[bytes] = []
-        size = 0
-        for batch in checked:
-            if size >= TARGET_PART_BYTES:
-                if self._flush(batches, encoded, is_last=False):
+        builder = self._layout.part_builder(self._request)
+        for info, data in checked:
+            if builder.full:
+                if self._flush(builder, is_last=False):
                     return
-                batches, encoded = self._carry(batches, encoded)
-                size = sum(map(len, encoded))
-            if self._durable(batch):
-                continue
-            data = self._layout.encode_batch(batch)
-            batches.append(batch)
-            encoded.append(data)
-            size += len(data)
-        while batches:
-            if self._flush(batches, encoded, is_last=True):
+                builder = self._carry(builder)
+            if not self._durable(info):
+                builder.add(info, data)
+        while builder.infos:
+            if self._flush(builder, is_last=True):
                 return
-            batches, encoded = self._carry(batches, encoded)
+            builder = self._carry(builder)
 
-    def _durable(self, batch: History) -> bool:
-        """Whether ``batch`` is already stored; a batch cut by a stored part's end is an error."""
-        first, last = batch.events[0].event_id, batch.events[-1].event_id
+    def _durable(self, info: BatchInfo) -> bool:
+        """Whether a batch is already stored; a batch cut by a stored part's end is an error."""
+        first, last = info.first_event_id, info.last_event_id
         if last <= self._durable_through:
             return True
         if first <= self._durable_through:
@@ -267,16 +307,19 @@ class _PartWriter:
             )
         return False
 
-    def _carry(self, batches: list[History], encoded: list[bytes]) -> tuple[list[History], list[bytes]]:
-        """The batches of a flushed part that a shorter, already stored part did not cover."""
-        kept = [(b, e) for b, e in zip(batches, encoded, strict=True) if not self._durable(b)]
-        return [b for b, _ in kept], [e for _, e in kept]
+    def _carry(self, flushed: PartBuilder) -> PartBuilder:
+        """The next part's builder, with the batches of ``flushed`` that a shorter, stored part did not cover."""
+        builder = self._layout.part_builder(self._request)
+        for info, data in zip(flushed.infos, flushed.encoded, strict=True):
+            if not self._durable(info):
+                builder.add(info, data)
+        return builder
 
-    def _flush(self, batches: list[History], encoded: list[bytes], *, is_last: bool) -> bool:
+    def _flush(self, builder: PartBuilder, *, is_last: bool) -> bool:
         """Create the next part; return True if the stored history is complete."""
         key = self._layout.part_key(self._root, self._request, self._request.close_failover_version, self._index)
-        data = self._layout.encode_part(self._request, encoded, batches, is_last)
-        last_event_id = batches[-1].events[-1].event_id
+        data = builder.build(is_last)
+        last_event_id = builder.infos[-1].last_event_id
         if self._store.put_if_absent(key, data):
             complete = is_last
         else:  # stored by an earlier attempt or a concurrent duplicate: continue after it
@@ -324,9 +367,24 @@ def _cache_key(store: ObjectStore, key: str) -> str:
     return f"{id(store)}:{key}"
 
 
-def _chain(first: History, rest: Iterator[History]) -> Iterator[History]:
+def _chain(first: _B, rest: Iterator[_B]) -> Iterator[_B]:
     yield first
     yield from rest
+
+
+def _first_event_of_batch(batch: History) -> int | None:
+    return batch.events[0].event_id if batch.events else None
+
+
+def _first_event_of_bytes(data: bytes) -> int | None:
+    events = parse_batch(data, 0).events
+    return events[0].event_id if events else None
+
+
+def _as_received(
+    request: ArchiveHistoryRequest, batches: Iterable[bytes], resume_after: int, layout: HistoryLayout
+) -> Iterable[tuple[BatchInfo, bytes]]:
+    return CheckedSerialized(request, batches, resume_after)
 
 
 def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
@@ -345,6 +403,31 @@ def _parse_state(state: object) -> tuple[int, int, int, int, int, int]:
     ):
         raise InvalidPageTokenError("invalid next page token: bad history position")
     return state[0], state[1], state[2], state[3], state[4], state[5]
+
+
+_Take = Callable[[Part, int, int, int], tuple[list[_B], int, int]]
+"""How a page takes batches of a part from ``index`` on, whose events start at ``expected``, until
+``budget`` events are taken or the part ends: ``(batches, index after them, event id after them)``."""
+
+
+def _decoded(part: Part, index: int, expected: int, budget: int) -> tuple[list[History], int, int]:
+    taken: list[History] = []
+    start = expected
+    while index < len(part) and expected - start < budget:
+        batch = part.batch(index)
+        expected = _check_continues(batch, expected, part.source)
+        taken.append(batch)
+        index += 1
+    return taken, index, expected
+
+
+def _sliced(part: Part, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+    """The batches' stored bytes when the layout can slice them, else the decoded batches serialized."""
+    sliced = part.slices(index, expected, budget)
+    if sliced is not None:
+        return sliced
+    taken, index, expected = _decoded(part, index, expected, budget)
+    return [batch.SerializeToString() for batch in taken], index, expected
 
 
 def _check_continues(batch: History, expected: int, source: str) -> int:

@@ -24,6 +24,7 @@ from archivers.interfaces import (
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
+    SerializedHistoryPage,
 )
 from archivers.progress import ArchiveProgress
 from archivers.uri import URI
@@ -91,10 +92,9 @@ def get_request_from_pb(message: Any) -> GetHistoryRequest:
     return GetHistoryRequest(close_failover_version=version, **_copied(message, _GET_REQUEST_FIELDS))
 
 
-def get_response_to_pb(response: GetHistoryResponse) -> Any:
-    """The ``GetHistoryResponse`` message of ``response``, each batch serialized."""
-    batches = _serialized(response.history_batches)
-    return pb.GetHistoryResponse(history_batches=batches, next_page_token=response.next_page_token)
+def get_response_to_pb(page: SerializedHistoryPage) -> Any:
+    """The ``GetHistoryResponse`` message of a page of serialized batches (the bytes go as they are)."""
+    return pb.GetHistoryResponse(history_batches=page.history_batches, next_page_token=page.next_page_token)
 
 
 def get_response_from_pb(message: Any) -> GetHistoryResponse:
