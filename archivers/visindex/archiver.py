@@ -20,7 +20,8 @@ from archivers.uri import URI, as_uri
 from archivers.visibility_query import run_query
 from archivers.visindex import inbox
 from archivers.visindex.compaction import CompactionResult, compact
-from archivers.visindex.files import commit_records
+from archivers.visindex.files import Step, commit_records, no_step
+from archivers.visindex.manifest import read_latest
 from archivers.visindex.query import candidates
 
 
@@ -57,12 +58,17 @@ class NativeIndexVisibilityArchiver(VisibilityArchiver):
             request, search_attribute_types, lambda compiled: candidates(store, root, request.namespace_id, compiled)
         )
 
-    def compact(self, uri: URI | str, namespace_id: str) -> CompactionResult:
+    def compact(self, uri: URI | str, namespace_id: str, step: Step = no_step) -> CompactionResult:
         """Move the namespace's inbox into compacted files (:func:`archivers.visindex.compaction.compact`)."""
         parsed = as_uri(uri)
         self.check_uri(parsed)
         store, root = self._open(parsed)
-        return compact(store, root, namespace_id)
+        return compact(store, root, namespace_id, step)
+
+    def live_rows(self, uri: URI | str, namespace_id: str) -> int:
+        """The rows of the namespace's live compacted files (the newest manifest's count)."""
+        store, root = self._open(as_uri(uri))
+        return sum(f.rows for f in read_latest(store, root, namespace_id).files)
 
     def archive_many(self, uri: URI | str, records: Sequence[VisibilityRecord]) -> int:
         """Archive ``records`` straight into compacted files, one commit per namespace; returns rows written.

@@ -36,17 +36,18 @@ def compact(store: ObjectStore, root: str, namespace_id: str, step: Step = no_st
     for _ in range(COMMIT_ATTEMPTS):
         manifest = read_latest(store, root, namespace_id)
         step("read-manifest")
-        listed = inbox.names(store, root, namespace_id)
-        pending = [name for name in listed if name not in manifest.compacted]
-        leftover = manifest.compacted.intersection(listed)
+        listed = inbox.listing(store, root, namespace_id)
+        leftover = manifest.compacted.intersection(item.name for item in listed)
         records = []
         taken = []
-        for name in pending:
+        for item in listed:
+            if item.name in manifest.compacted:
+                continue
             try:
-                records.append(inbox.read(store, root, namespace_id, name))
+                records.append(inbox.read(store, root, namespace_id, item))
             except ObjectNotFoundError:
                 continue  # compacted by another compactor meanwhile: our commit will lose and retry
-            taken.append(name)
+            taken.append(item.name)
         step("read-inbox")
         written = write_files(store, root, namespace_id, manifest, records)
         step("wrote-files")

@@ -2,16 +2,32 @@
 
 Archiving is one conditional create of ``inbox_name(close time, run id)``: a retry or a concurrent
 duplicate finds the object and leaves it (the first record of a run stands; Temporal archives a
-run's record once). Objects are listed per namespace and read one by one.
+run's record once). Objects are listed per namespace and read one by one; a record read is kept
+(up to :data:`CACHE_SIZE`) under its key and the etag the listing gave, so the next page of a query
+reads only what changed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.lru import LruCache
 from archivers.store.base import ObjectStore
 from archivers.visindex.keys import inbox_date, inbox_name, inbox_prefix
 from archivers.visindex.record_codec import decode_record, encode_record
 from archivers.visindex.table import micros
+
+CACHE_SIZE = 20_000
+_RECORDS: LruCache[tuple[str, str, str], VisibilityRecord] = LruCache(CACHE_SIZE)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A listed inbox object: its name below the namespace's inbox prefix and its etag (if the store gives one)."""
+
+    name: str
+    etag: str | None
 
 
 def put(store: ObjectStore, root: str, record: VisibilityRecord) -> None:
@@ -20,22 +36,28 @@ def put(store: ObjectStore, root: str, record: VisibilityRecord) -> None:
     store.put_if_absent(key, encode_record(record))
 
 
-def names(store: ObjectStore, root: str, namespace_id: str) -> list[str]:
-    """The names (relative to the namespace's inbox prefix) of every inbox object, in key order."""
+def listing(store: ObjectStore, root: str, namespace_id: str) -> list[Listed]:
+    """Every inbox object of the namespace, in key order."""
     prefix = inbox_prefix(root, namespace_id)
     found = []
     for page in store.list_all(prefix):
         for info in page.objects:
             name = info.key.removeprefix(prefix)
             if inbox_date(name) is not None:
-                found.append(name)
+                found.append(Listed(name, info.etag))
     return found
 
 
-def read(store: ObjectStore, root: str, namespace_id: str, name: str) -> VisibilityRecord:
-    """The record of one inbox object; :class:`ObjectNotFoundError` if it is gone."""
-    key = inbox_prefix(root, namespace_id) + name
-    return decode_record(store.get(key), f"{store.bucket}/{key}")
+def read(store: ObjectStore, root: str, namespace_id: str, listed: Listed) -> VisibilityRecord:
+    """The record of one listed inbox object; :class:`ObjectNotFoundError` if it is gone."""
+    key = inbox_prefix(root, namespace_id) + listed.name
+    cache_key = None if listed.etag is None else (store.bucket, key, listed.etag)
+    record = None if cache_key is None else _RECORDS.get(cache_key)
+    if record is None:
+        record = decode_record(store.get(key), f"{store.bucket}/{key}")
+        if cache_key is not None:
+            _RECORDS.put(cache_key, record)
+    return record
 
 
 def delete(store: ObjectStore, root: str, namespace_id: str, name: str) -> None:

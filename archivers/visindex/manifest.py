@@ -3,7 +3,8 @@
 Generation ``n`` is the object :func:`archivers.visindex.keys.manifest_key` ``(n)``, created once
 with a conditional create and never rewritten, so at most one writer commits each generation (the
 commit protocol of Delta Lake and Iceberg, scaled down). The live state is the highest generation;
-none means an empty index (generation 0). Old generations beyond :data:`KEEP` are deleted after a
+none means an empty index (generation 0). A manifest read is kept (up to :data:`CACHE_SIZE`) under
+its key and etag. Old generations beyond :data:`KEEP` are deleted after a
 commit; a reader that finds its generation gone lists again.
 
 A manifest is JSON: ``format``, ``version``, ``generation``, ``files`` (per live file its path below
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archivers.errors import CorruptArchiveError, TransientError
+from archivers.lru import LruCache
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.visindex.keys import manifest_key, manifest_prefix, parse_generation
 
@@ -30,6 +32,7 @@ FORMAT_VERSION = 1
 KEEP = 8
 """Generations kept below the newest (for readers that listed before a commit)."""
 READ_ATTEMPTS = 5
+CACHE_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,30 @@ def _checksum(body: dict[str, Any]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _generations(store: ObjectStore, prefix: str) -> list[int]:
+_MANIFESTS: LruCache[tuple[str, str, str], Manifest] = LruCache(CACHE_SIZE)
+
+
+def _generations(store: ObjectStore, prefix: str) -> list[tuple[int, str | None]]:
+    """Every stored generation and its etag, oldest first."""
     found = []
     for page in store.list_all(prefix):
         for info in page.objects:
             generation = parse_generation(info.key, prefix)
             if generation is not None:
-                found.append(generation)
+                found.append((generation, info.etag))
     return sorted(found)
+
+
+def _read(store: ObjectStore, key: str, generation: int, etag: str | None) -> Manifest:
+    cache_key = None if etag is None else (store.bucket, key, etag)
+    manifest = None if cache_key is None else _MANIFESTS.get(cache_key)
+    if manifest is None:
+        manifest = Manifest.decode(store.get(key), f"{store.bucket}/{key}")
+        if manifest.generation != generation:
+            raise CorruptArchiveError(f"{store.bucket}/{key}: manifest says generation {manifest.generation}")
+        if cache_key is not None:
+            _MANIFESTS.put(cache_key, manifest)
+    return manifest
 
 
 def read_latest(store: ObjectStore, root: str, namespace_id: str) -> Manifest:
@@ -133,15 +152,11 @@ def read_latest(store: ObjectStore, root: str, namespace_id: str) -> Manifest:
         generations = _generations(store, prefix)
         if not generations:
             return Manifest()
-        key = manifest_key(root, namespace_id, generations[-1])
+        generation, etag = generations[-1]
         try:
-            data = store.get(key)
+            return _read(store, manifest_key(root, namespace_id, generation), generation, etag)
         except ObjectNotFoundError:
             continue  # pruned after a newer commit: list again
-        manifest = Manifest.decode(data, f"{store.bucket}/{key}")
-        if manifest.generation != generations[-1]:
-            raise CorruptArchiveError(f"{store.bucket}/{key}: manifest says generation {manifest.generation}")
-        return manifest
     raise TransientError(f"{store.bucket}/{prefix}: visibility manifests keep changing while read; retry")
 
 
@@ -152,7 +167,7 @@ def commit(store: ObjectStore, root: str, namespace_id: str, manifest: Manifest)
     """
     if not store.put_if_absent(manifest_key(root, namespace_id, manifest.generation), manifest.encode()):
         return False
-    for generation in _generations(store, manifest_prefix(root, namespace_id)):
+    for generation, _ in _generations(store, manifest_prefix(root, namespace_id)):
         if generation < manifest.generation - KEEP:
             store.delete(manifest_key(root, namespace_id, generation))
     return True

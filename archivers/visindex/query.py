@@ -109,7 +109,7 @@ class _Vanished(Exception):
 
 
 def _snapshot(store: ObjectStore, root: str, namespace_id: str, constraints: Constraints) -> Iterator[Candidate]:
-    listed = inbox.names(store, root, namespace_id)
+    listed = inbox.listing(store, root, namespace_id)
     manifest = read_latest(store, root, namespace_id)
     where = pushdown(constraints)
     seen: set[str] = set()
@@ -123,11 +123,11 @@ def _snapshot(store: ObjectStore, root: str, namespace_id: str, constraints: Con
             if row.run_id not in seen:
                 seen.add(row.run_id)
                 found.append(_row_candidate(row.close_micros, row.record, source))
-    for name in listed:
-        if name in manifest.compacted or not _inbox_may_match(name, constraints):
+    for item in listed:
+        if item.name in manifest.compacted or not _inbox_may_match(item.name, constraints):
             continue
         try:
-            record = inbox.read(store, root, namespace_id, name)
+            record = inbox.read(store, root, namespace_id, item)
         except ObjectNotFoundError:
             raise _Vanished from None
         if record.run_id not in seen:
