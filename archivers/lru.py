@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -12,10 +12,16 @@ V = TypeVar("V")
 
 
 class LruCache(Generic[K, V]):
-    """Maps keys to values, holding at most ``capacity`` of them (the least recently used go first)."""
+    """Maps keys to values of total weight at most ``capacity`` (the least recently used go first).
 
-    def __init__(self, capacity: int) -> None:
+    A value weighs ``weight(value)`` (default 1: ``capacity`` counts values); a value heavier than
+    the capacity is not held.
+    """
+
+    def __init__(self, capacity: int, weight: Callable[[V], int] | None = None) -> None:
         self._capacity = capacity
+        self._weight = weight or (lambda value: 1)
+        self._total = 0
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -30,7 +36,11 @@ class LruCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         """Hold ``value`` under ``key``."""
         with self._lock:
+            replaced = self._entries.pop(key, None)
+            if replaced is not None:
+                self._total -= self._weight(replaced)
             self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+            self._total += self._weight(value)
+            while self._total > self._capacity:
+                _, dropped = self._entries.popitem(last=False)
+                self._total -= self._weight(dropped)

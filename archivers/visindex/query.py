@@ -10,7 +10,8 @@ applies the exact filter to every candidate.
 Snapshot: the inbox is listed first, then the newest manifest is read, so a record is read either
 from a file of that generation or from the inbox, never both and never neither; an inbox object
 that vanishes while read (compacted meanwhile) restarts the listing. A run stored twice (archived
-again after it was compacted) is returned once, from the file.
+again after it was compacted) is returned once, from the file. Compacted files read are kept in
+memory (up to :data:`FILE_CACHE_BYTES`), so the next page of a query reads no file twice.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from archivers.errors import TransientError
+from archivers.lru import LruCache
 from archivers.query import CompiledQuery, Constraints, TimeRange
 from archivers.query.fields import status_name
 from archivers.store.base import ObjectNotFoundError, ObjectStore
@@ -33,6 +35,9 @@ from archivers.visindex.record_codec import parse_record
 from archivers.visindex.table import TIMESTAMP, read_rows
 
 SNAPSHOT_ATTEMPTS = 5
+FILE_CACHE_BYTES = 256 * 1024 * 1024
+"""Compacted files are immutable under unique names: the bytes read are kept up to this size."""
+_FILES: LruCache[tuple[str, str], bytes] = LruCache(FILE_CACHE_BYTES, len)
 _MICROS = 1000  # nanoseconds per microsecond
 
 
@@ -119,7 +124,7 @@ def _snapshot(store: ObjectStore, root: str, namespace_id: str, constraints: Con
             continue
         key = file_key(root, namespace_id, entry.path)
         source = f"{store.bucket}/{key}"
-        for row in read_rows(store.get(key), where, source):
+        for row in read_rows(_file_bytes(store, key), where, source):
             if row.run_id not in seen:
                 seen.add(row.run_id)
                 found.append(_row_candidate(row.close_micros, row.record, source))
@@ -134,6 +139,14 @@ def _snapshot(store: ObjectStore, root: str, namespace_id: str, constraints: Con
             seen.add(record.run_id)
             found.append(Candidate.of(record))
     return iter(found)
+
+
+def _file_bytes(store: ObjectStore, key: str) -> bytes:
+    data = _FILES.get((store.bucket, key))
+    if data is None:
+        data = store.get(key)
+        _FILES.put((store.bucket, key), data)
+    return data
 
 
 def _row_candidate(close_micros: int, data: bytes, source: str) -> Candidate:
