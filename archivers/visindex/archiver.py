@@ -12,7 +12,13 @@ from collections.abc import Callable, Sequence
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.errors import InvalidArgumentError
-from archivers.interfaces import QueryVisibilityRequest, QueryVisibilityResponse, SearchAttributeTypes, VisibilityArchiver
+from archivers.interfaces import (
+    QueryVisibilityRequest,
+    QueryVisibilityResponse,
+    SearchAttributeTypes,
+    VisibilityArchiver,
+    check_record,
+)
 from archivers.objects.access import StoreProvider, URICheck
 from archivers.roots import NATIVE, RootDescriptor, RootLayouts
 from archivers.store.base import ObjectStore
@@ -78,10 +84,7 @@ class NativeIndexVisibilityArchiver(VisibilityArchiver):
         parsed = as_uri(uri)
         self.check_uri(parsed)
         for record in records:
-            if not record.namespace_id or not record.workflow_id or not record.run_id:
-                raise InvalidArgumentError("visibility record needs a namespace id, workflow id and run id")
-            if not record.HasField("close_time"):
-                raise InvalidArgumentError(f"visibility record of run {record.run_id!r} has no close_time")
+            check_record(record)
         store, root = self._open(parsed)
         written = 0
         for namespace_id in sorted({r.namespace_id for r in records}):
@@ -125,3 +128,14 @@ class ByRootVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         return self.for_uri(uri)._query(uri, request, search_attribute_types)
+
+
+def native_index(archiver: VisibilityArchiver, uri: URI) -> NativeIndexVisibilityArchiver:
+    """The native index archiver serving ``uri``; :class:`InvalidArgumentError` if its root keeps no native index."""
+    chosen = archiver.for_uri(uri) if isinstance(archiver, ByRootVisibilityArchiver) else archiver
+    if not isinstance(chosen, NativeIndexVisibilityArchiver):
+        raise InvalidArgumentError(
+            f"{uri}: the root does not keep its visibility records in the native index "
+            "(only roots initialised with --layout native by this release do)"
+        )
+    return chosen
