@@ -61,7 +61,7 @@ class RootDescriptor:
 
     @classmethod
     def new(cls, layout: str, compat: str, created_by: str) -> RootDescriptor:
-        """A descriptor for a new root in ``layout``: a native root's visibility is the native index, else ``compat``."""
+        """A descriptor for a new root in ``layout``; visibility: the native index if native, else ``compat``."""
         return cls(
             layout=layout,
             visibility_layout=NATIVE if layout == NATIVE else compat,

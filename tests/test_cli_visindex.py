@@ -68,5 +68,5 @@ def test_compact_moves_the_inbox(capsys: pytest.CaptureFixture[str], tmp_path: P
 
 
 def test_compact_refuses_a_root_without_the_index(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, "compact", "--uri", (tmp_path / "compat").as_uri(), "--namespace-id", NS)
+    code, _, err = run(capsys, "compact", "--uri", (tmp_path / "compat").as_uri(), "--namespace-id", NS)
     assert code == 2 and "does not keep its visibility records in the native index" in err

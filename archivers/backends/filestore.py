@@ -5,9 +5,9 @@ A directory without a descriptor (:mod:`archivers.roots`) is in Temporal's files
 descriptor says ``native`` keeps its histories in native parts (:mod:`archivers.layouts.native`),
 written and read by the object history archiver over an fsspec local store rooted at the directory
 (the ``fsspec`` extra; parts are flushed to disk, then linked to their name); its visibility
-records are in the native index (:mod:`archivers.visindex`) over the same store, or in the filestore
-layout for native directories initialised before the index existed. Reading which layout a directory is in costs one ``open``
-per directory and process.
+records are in the native index (:mod:`archivers.visindex`) over the same store, or in the
+filestore layout for native directories initialised before the index existed. Reading which layout
+a directory is in costs one ``open`` per directory and process.
 
 Settings (Temporal's ``filestore`` provider keys): ``fileMode`` and ``dirMode`` as octal strings
 such as ``"0666"`` and ``"0766"`` (filestore files; native parts get the process's default modes);

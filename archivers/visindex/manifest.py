@@ -65,8 +65,8 @@ class LiveFile:
         if not all(type(entry[k]) is int for k in ints) or not isinstance(entry["path"], str):
             raise ValueError("bad file entry")
         return cls(
-            entry["path"], str(entry["close_date"]), *(entry[k] for k in ints),
-            _optional_int(entry["start_min"]), _optional_int(entry["start_max"]),
+            entry["path"], str(entry["close_date"]), entry["rows"], entry["size"], entry["close_min"],
+            entry["close_max"], _optional_int(entry["start_min"]), _optional_int(entry["start_max"]),
             base64.b64decode(entry["ids"], validate=True),
         )  # fmt: skip
 
