@@ -54,4 +54,6 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         directory = os.path.join(uri.path, layout.namespace_dirname(request.namespace_id))
-        return run_query(request, search_attribute_types, functools.partial(layout.list_visibility, directory))
+        return run_query(
+            request, search_attribute_types, lambda compiled, window: layout.list_visibility(directory, compiled)
+        )

@@ -56,7 +56,7 @@ class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
         return run_query(
             request,
             search_attribute_types,
-            lambda compiled: self._candidates(store, root, layout, request.namespace_id, compiled),
+            lambda compiled, window: self._candidates(store, root, layout, request.namespace_id, compiled),
         )
 
     def _candidates(

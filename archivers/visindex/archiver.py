@@ -61,7 +61,8 @@ class NativeIndexVisibilityArchiver(VisibilityArchiver):
     ) -> QueryVisibilityResponse:
         store, root = self._open(uri)
         return run_query(
-            request, search_attribute_types, lambda compiled: candidates(store, root, request.namespace_id, compiled)
+            request, search_attribute_types,
+            lambda compiled, window: candidates(store, root, request.namespace_id, compiled, window),
         )
 
     def compact(self, uri: URI | str, namespace_id: str, step: Step = no_step) -> CompactionResult:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archivers.errors import TransientError
-from archivers.store.base import ObjectNotFoundError, ObjectStore
+from archivers.store.base import ObjectStore
 from archivers.visindex import inbox
 from archivers.visindex.files import COMMIT_ATTEMPTS, Step, no_step, write_files
 from archivers.visindex.manifest import Manifest, commit, read_latest
@@ -38,16 +38,13 @@ def compact(store: ObjectStore, root: str, namespace_id: str, step: Step = no_st
         step("read-manifest")
         listed = inbox.listing(store, root, namespace_id)
         leftover = manifest.compacted.intersection(item.name for item in listed)
+        pending = [item for item in listed if item.name not in manifest.compacted]
         records = []
         taken = []
-        for item in listed:
-            if item.name in manifest.compacted:
-                continue
-            try:
-                records.append(inbox.read(store, root, namespace_id, item))
-            except ObjectNotFoundError:
-                continue  # compacted by another compactor meanwhile: our commit will lose and retry
-            taken.append(item.name)
+        for item, record in zip(pending, inbox.read_many(store, root, namespace_id, pending), strict=True):
+            if record is not None:  # else compacted by another compactor meanwhile: our commit will lose, retry
+                records.append(record)
+                taken.append(item.name)
         step("read-inbox")
         written = write_files(store, root, namespace_id, manifest, records)
         step("wrote-files")

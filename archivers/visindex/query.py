@@ -9,7 +9,9 @@ applies the exact filter to every candidate.
 
 Snapshot: the inbox is listed first, then the newest manifest is read, so a record is read either
 from a file of that generation or from the inbox, never both and never neither; an inbox object
-that vanishes while read (compacted meanwhile) restarts the listing. A run stored twice (archived
+that vanishes while read (compacted meanwhile) restarts the listing. When the page is cut in close-time order, files are read in that
+order and reading stops once no further file can hold a row of the page (:class:`Window`). A run
+stored twice (archived
 again after it was compacted) is returned once, from the file. Compacted files read are kept in
 memory (up to :data:`FILE_CACHE_BYTES`), so the next page of a query reads no file twice.
 """
@@ -17,7 +19,7 @@ memory (up to :data:`FILE_CACHE_BYTES`), so the next page of a query reads no fi
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import heapq
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,8 +28,8 @@ from archivers.errors import TransientError
 from archivers.lru import LruCache
 from archivers.query import CompiledQuery, Constraints, TimeRange
 from archivers.query.fields import status_name
-from archivers.store.base import ObjectNotFoundError, ObjectStore
-from archivers.visibility_query import Candidate
+from archivers.store.base import ObjectStore
+from archivers.visibility_query import Candidate, Window
 from archivers.visindex import idfilter, inbox
 from archivers.visindex.keys import day_range_nanos, file_key, inbox_date
 from archivers.visindex.manifest import LiveFile, read_latest
@@ -96,49 +98,102 @@ def _inbox_may_match(name: str, constraints: Constraints) -> bool:
     return date is not None and _overlaps(constraints.close_time, *day_range_nanos(date))
 
 
-def candidates(store: ObjectStore, root: str, namespace_id: str, compiled: CompiledQuery) -> list[Candidate]:
-    """Every stored record of the namespace that may match ``compiled`` (see the module docstring)."""
-    constraints = compiled.constraints
-    if constraints.is_empty:
+def candidates(
+    store: ObjectStore, root: str, namespace_id: str, compiled: CompiledQuery, window: Window
+) -> list[Candidate]:
+    """The stored records of the namespace that may be on the page (see the module docstring)."""
+    if compiled.constraints.is_empty:
         return []
     for _ in range(SNAPSHOT_ATTEMPTS):
-        try:
-            return list(_snapshot(store, root, namespace_id, constraints))
-        except _Vanished:
-            continue
+        found = _snapshot(store, root, namespace_id, compiled, window)
+        if found is not None:
+            return found
     raise TransientError(f"{store.bucket}: the visibility inbox of {namespace_id!r} keeps changing; retry")
 
 
-class _Vanished(Exception):
-    """An inbox object went away between listing and reading it."""
-
-
-def _snapshot(store: ObjectStore, root: str, namespace_id: str, constraints: Constraints) -> Iterator[Candidate]:
+def _snapshot(
+    store: ObjectStore, root: str, namespace_id: str, compiled: CompiledQuery, window: Window
+) -> list[Candidate] | None:
+    """The candidates of one snapshot; ``None`` if an inbox object vanished while read (try again)."""
+    constraints = compiled.constraints
     listed = inbox.listing(store, root, namespace_id)
     manifest = read_latest(store, root, namespace_id)
+    pending = [i for i in listed if i.name not in manifest.compacted and _inbox_may_match(i.name, constraints)]
+    from_inbox = inbox.read_many(store, root, namespace_id, pending)
+    if any(record is None for record in from_inbox):
+        return None
     where = pushdown(constraints)
+    page = _PageBound(compiled, window)
     seen: set[str] = set()
     found: list[Candidate] = []
-    for entry in manifest.files:
-        if not file_may_match(entry, constraints):
-            continue
+    for entry in page.order([f for f in manifest.files if file_may_match(f, constraints)]):
+        if page.complete_before(entry):
+            break
         key = file_key(root, namespace_id, entry.path)
         source = f"{store.bucket}/{key}"
         for row in read_rows(_file_bytes(store, key), where, source):
             if row.run_id not in seen:
                 seen.add(row.run_id)
-                found.append(_row_candidate(row.close_micros, row.record, source))
-    for item in listed:
-        if item.name in manifest.compacted or not _inbox_may_match(item.name, constraints):
-            continue
-        try:
-            record = inbox.read(store, root, namespace_id, item)
-        except ObjectNotFoundError:
-            raise _Vanished from None
-        if record.run_id not in seen:
+                candidate = _row_candidate(row.close_micros, row.record, source)
+                page.offer(candidate)
+                found.append(candidate)
+    for record in from_inbox:
+        if record is not None and record.run_id not in seen:
             seen.add(record.run_id)
             found.append(Candidate.of(record))
-    return iter(found)
+    return found
+
+
+class _PageBound:
+    """Reads files in close-time order when the page is cut in it, and says when no further file can be on it.
+
+    Holds the close times of the best ``page_size + 1`` matching rows after the cursor read so far;
+    once that many are held, a file whose every row ranks after the worst of them is not read, nor
+    any file after it in the order (the shared runner's rule, :func:`archivers.visibility_query.run_query`,
+    applied to whole files).
+    """
+
+    def __init__(self, compiled: CompiledQuery, window: Window) -> None:
+        self._compiled = compiled
+        self._window = window
+        self._best: list[int] = []
+
+    def order(self, files: list[LiveFile]) -> list[LiveFile]:
+        """``files`` that can hold rows after the cursor, best first (all of them, as they are, unless by close)."""
+        window = self._window
+        if not window.by_close:
+            return files
+        after = window.after
+        if window.descending:
+            kept = [f for f in files if after is None or _nanos(f.close_min, False) <= after]  # type: ignore[operator]
+            return sorted(kept, key=lambda f: -f.close_max)
+        kept = [f for f in files if after is None or _nanos(f.close_max, True) >= after]  # type: ignore[operator]
+        return sorted(kept, key=lambda f: f.close_min)
+
+    def complete_before(self, entry: LiveFile) -> bool:
+        """Whether every row of ``entry`` (and of the files after it) ranks after the page."""
+        window = self._window
+        if not window.by_close or len(self._best) <= window.page_size:
+            return False
+        if window.descending:
+            return _nanos(entry.close_max, True) < self._best[0]  # type: ignore[operator]
+        return _nanos(entry.close_min, False) > -self._best[0]  # type: ignore[operator]
+
+    def offer(self, candidate: Candidate) -> None:
+        """Count ``candidate`` if it matches and lies after the cursor."""
+        window = self._window
+        if not window.by_close:
+            return
+        record = candidate.load()
+        if record is None or not self._compiled.matches(record):
+            return
+        close = record.close_time.ToNanoseconds()
+        after = window.after
+        if after is not None and not (close < after if window.descending else close > after):
+            return
+        heapq.heappush(self._best, close if window.descending else -close)
+        if len(self._best) > window.page_size + 1:
+            heapq.heappop(self._best)
 
 
 def _file_bytes(store: ObjectStore, key: str) -> bytes:
@@ -151,4 +206,4 @@ def _file_bytes(store: ObjectStore, key: str) -> bytes:
 
 def _row_candidate(close_micros: int, data: bytes, source: str) -> Candidate:
     low = close_micros * _MICROS
-    return Candidate(low, low + _MICROS - 1, lambda: parse_record(data, source))
+    return Candidate(low, low + _MICROS - 1, functools.cache(lambda: parse_record(data, source)))
