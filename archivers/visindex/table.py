@@ -75,30 +75,27 @@ def sort_records(records: Sequence[VisibilityRecord]) -> list[VisibilityRecord]:
 def encode_table(records: Sequence[VisibilityRecord]) -> bytes:
     """The Parquet bytes of ``records`` (already in :func:`sort_records` order): zstd, statistics on."""
     names = sorted({name for r in records for name in r.search_attributes})
-    columns: dict[str, list[object]] = {
-        "workflow_id": [r.workflow_id for r in records],
-        "run_id": [r.run_id for r in records],
-        "workflow_type": [r.workflow_type_name for r in records],
-        "namespace": [r.namespace for r in records],
-        "start_time": [_optional_micros(r, "start_time") for r in records],
-        "execution_time": [_optional_micros(r, "execution_time") for r in records],
-        "close_time": [micros(r.close_time) for r in records],
-        "status": [status_name(r.status) for r in records],
-        "history_length": [r.history_length for r in records],
-        "execution_duration_ns": [_duration_nanos(r) for r in records],
-    }
-    fields = list(_FIXED)
-    for name in names:
-        columns[SEARCH_ATTRIBUTE_PREFIX + name] = [r.search_attributes.get(name) for r in records]
-        fields.append(pa.field(SEARCH_ATTRIBUTE_PREFIX + name, pa.string()))
-    columns["record"] = [r.SerializeToString(deterministic=True) for r in records]
-    fields.append(pa.field("record", pa.binary()))
+    rows = [_row(r, names) for r in records]
+    attributes = [pa.field(SEARCH_ATTRIBUTE_PREFIX + name, pa.string()) for name in names]
+    fields = [*_FIXED, *attributes, pa.field("record", pa.binary())]
     metadata = {METADATA_KEY: json.dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode()}
     schema = pa.schema(fields, metadata=metadata)
-    table = pa.table({f.name: pa.array(columns[f.name], type=f.type) for f in fields}, schema=schema)
+    columns = [pa.array(column, type=f.type) for column, f in zip(zip(*rows, strict=True), fields, strict=True)]
+    table = pa.Table.from_arrays(columns, schema=schema)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS, write_statistics=True)
     return sink.getvalue()
+
+
+def _row(record: VisibilityRecord, names: list[str]) -> tuple[object, ...]:
+    """One record's values in column order (the schema's fixed columns, ``sa_*`` of ``names``, ``record``)."""
+    attributes = record.search_attributes
+    return (
+        record.workflow_id, record.run_id, record.workflow_type_name, record.namespace,
+        _optional_micros(record, "start_time"), _optional_micros(record, "execution_time"),
+        micros(record.close_time), status_name(record.status), record.history_length, _duration_nanos(record),
+        *(attributes.get(name) for name in names), record.SerializeToString(deterministic=True),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
