@@ -16,20 +16,18 @@ the search attribute columns).
 
 from __future__ import annotations
 
-import _repo_on_path  # noqa: F401  (tests.harness)
-
 import argparse
 import contextlib
 import logging
 import os
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+import _repo_on_path  # noqa: F401  (tests.harness)
 import pyarrow.parquet as pq
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
@@ -66,8 +64,9 @@ def make_records(count: int, seed: int = 1) -> list[VisibilityRecord]:
         close = BASE + timedelta(seconds=rng.randrange(DAYS * 86_400), microseconds=rng.randrange(1_000_000))
         start = close - timedelta(seconds=rng.randrange(1, 36_000))
         records.append(VisibilityRecord(
-            namespace_id=NS, namespace="bench", workflow_id=f"wf-{i // 3}", run_id=f"run-{i:08d}-{rng.getrandbits(48):012x}",
-            workflow_type_name=f"type-{rng.randrange(50)}", start_time=timestamp(start), execution_time=timestamp(start),
+            namespace_id=NS, namespace="bench", workflow_id=f"wf-{i // 3}",
+            run_id=f"run-{i:08d}-{rng.getrandbits(48):012x}", workflow_type_name=f"type-{rng.randrange(50)}",
+            start_time=timestamp(start), execution_time=timestamp(start),
             close_time=timestamp(close), status=rng.choice(STATUSES), history_length=rng.randrange(5, 5000),
             execution_duration=Duration(seconds=int((close - start).total_seconds())),
             search_attributes={
@@ -86,11 +85,12 @@ def _day(offset: int) -> str:
 def queries(records: list[VisibilityRecord]) -> list[tuple[str, str, int]]:
     """``(label, query, page size)`` of the issue's table, about ``records``."""
     probe = records[len(records) // 2]
+    day = f"CloseTime >= '{_day(40)}' AND CloseTime < '{_day(41)}'"
     return [
         ("WorkflowId = x", f"WorkflowId = '{probe.workflow_id}'", 100),
         ("RunId = x", f"RunId = '{probe.run_id}'", 100),
-        ("WorkflowType + 1 day", f"WorkflowType = 'type-7' AND CloseTime >= '{_day(40)}' AND CloseTime < '{_day(41)}'", 100),
-        ("Failed + 1 day", f"ExecutionStatus = 'Failed' AND CloseTime >= '{_day(40)}' AND CloseTime < '{_day(41)}'", 100),
+        ("WorkflowType + 1 day", f"WorkflowType = 'type-7' AND {day}", 100),
+        ("Failed + 1 day", f"ExecutionStatus = 'Failed' AND {day}", 100),
         ("Keyword SA + 7 days", f"CustomerId = 'c-42' AND CloseTime >= '{_day(40)}' AND CloseTime < '{_day(47)}'", 100),
         ("StartTime ORDER BY", f"StartTime >= '{_day(40)}' AND StartTime < '{_day(41)}' ORDER BY StartTime", 100),
         ("empty, first page", "", 100),

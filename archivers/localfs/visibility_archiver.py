@@ -8,7 +8,6 @@ close time and run id encoded in the file names, and reads only the files that c
 
 from __future__ import annotations
 
-import functools
 import os
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord

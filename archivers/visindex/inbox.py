@@ -69,7 +69,9 @@ def delete(store: ObjectStore, root: str, namespace_id: str, name: str) -> None:
     store.delete(inbox_prefix(root, namespace_id) + name)
 
 
-def read_many(store: ObjectStore, root: str, namespace_id: str, listed: Sequence[Listed]) -> list[VisibilityRecord | None]:
+def read_many(
+    store: ObjectStore, root: str, namespace_id: str, listed: Sequence[Listed]
+) -> list[VisibilityRecord | None]:
     """The records of ``listed`` in order, read :data:`READERS` at a time; ``None`` for an object gone meanwhile."""
 
     def one(item: Listed) -> VisibilityRecord | None:

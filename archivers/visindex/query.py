@@ -8,12 +8,12 @@ precision, rounded outwards); the shared runner (:func:`archivers.visibility_que
 applies the exact filter to every candidate.
 
 Snapshot: the inbox is listed first, then the newest manifest is read, so a record is read either
-from a file of that generation or from the inbox, never both and never neither; an inbox object
-that vanishes while read (compacted meanwhile) restarts the listing. When the page is cut in close-time order, files are read in that
-order and reading stops once no further file can hold a row of the page (:class:`Window`). A run
-stored twice (archived
-again after it was compacted) is returned once, from the file. Compacted files read are kept in
-memory (up to :data:`FILE_CACHE_BYTES`), so the next page of a query reads no file twice.
+from a file of that generation or from the inbox, never both and never neither; an inbox object that
+vanishes while read (compacted meanwhile) restarts the listing. When the page is cut in close-time
+order, files are read in that order and reading stops once no further file can hold a row of the
+page (:class:`Window`). A run stored twice (archived again after it was compacted) is returned once,
+from the file. Compacted files read are kept in memory (up to :data:`FILE_CACHE_BYTES`), so the next
+page of a query reads no file twice.
 """
 
 from __future__ import annotations
