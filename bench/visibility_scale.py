@@ -11,6 +11,7 @@ same run. Also: compaction records/s (``--compact-records`` records archived to 
 the search attribute columns).
 
     python bench/visibility_scale.py [--records 100000] [--compat-records 10000] [--repeat 7]
+        [--compact-records 10000] [--compact-days 1] [--backends file,s3]
     python bench/visibility_scale.py --records 1000000          # the issue's full figure
 """
 
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 import _repo_on_path  # noqa: F401  (tests.harness)
 import pyarrow.parquet as pq
 from google.protobuf.duration_pb2 import Duration
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType, WorkflowExecutionStatus
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.interfaces import QueryVisibilityRequest, VisibilityArchiver
@@ -56,18 +57,19 @@ TYPES = {
 }
 
 
-def make_records(count: int, seed: int = 1) -> list[VisibilityRecord]:
-    """``count`` records over :data:`DAYS` days, 50 types, every close status, 5 search attributes."""
+def make_records(count: int, seed: int = 1, days: int = DAYS) -> list[VisibilityRecord]:
+    """``count`` records closed over ``days`` days, 50 types, every close status, 5 search attributes."""
     rng = random.Random(seed)
     records = []
     for i in range(count):
-        close = BASE + timedelta(seconds=rng.randrange(DAYS * 86_400), microseconds=rng.randrange(1_000_000))
+        close = BASE + timedelta(seconds=rng.randrange(days * 86_400), microseconds=rng.randrange(1_000_000))
         start = close - timedelta(seconds=rng.randrange(1, 36_000))
         records.append(VisibilityRecord(
             namespace_id=NS, namespace="bench", workflow_id=f"wf-{i // 3}",
             run_id=f"run-{i:08d}-{rng.getrandbits(48):012x}", workflow_type_name=f"type-{rng.randrange(50)}",
             start_time=timestamp(start), execution_time=timestamp(start),
-            close_time=timestamp(close), status=rng.choice(STATUSES), history_length=rng.randrange(5, 5000),
+            close_time=timestamp(close), status=WorkflowExecutionStatus.ValueType(rng.choice(STATUSES)),
+            history_length=rng.randrange(5, 5000),
             execution_duration=Duration(seconds=int((close - start).total_seconds())),
             search_attributes={
                 "CustomerId": f"c-{rng.randrange(1000)}", "Region": rng.choice(["eu", "us", "ap"]),
@@ -170,13 +172,13 @@ def build_compat(uri: str, records: list[VisibilityRecord], threads: int) -> flo
     return time.perf_counter() - start
 
 
-def compaction_rate(uri: str, count: int) -> tuple[float, int]:
-    """Records/s of ``compact`` over ``count`` inbox records, and the requests archiving each took."""
+def compaction_rate(uri: str, count: int, days: int) -> tuple[float, int]:
+    """Records/s of ``compact`` over ``count`` inbox records closed over ``days`` days, and requests per archive."""
     init(uri, "native")
     archiver = get_visibility_archiver(uri)
     native = native_index(archiver, URI.parse(uri))
     counter = _count_requests(native)
-    for record in make_records(count, seed=2):
+    for record in make_records(count, seed=2, days=days):
         archiver.archive(uri, record)
     per_record = counter() // count
     start = time.perf_counter()
@@ -242,6 +244,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--compat-records", type=int, default=10_000)
     parser.add_argument("--compact-records", type=int, default=10_000)
+    parser.add_argument("--compact-days", type=int, default=1, help="close dates the inbox records span")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--backends", default="file,s3")
     args = parser.parse_args()
@@ -256,8 +259,9 @@ def main() -> None:
             total, lean = index_bytes(os.path.join(tmp, "native", DATASET))
             print(f"file: index {total / args.records:.1f} bytes/record; {lean / args.records:.1f} without the "
                   "record column and search attribute columns")  # fmt: skip
-            rate, requests = compaction_rate(f"file://{tmp}/compaction", args.compact_records)
-            print(f"file: compaction {rate:,.0f} records/s ({args.compact_records} inbox records); "
+            rate, requests = compaction_rate(f"file://{tmp}/compaction", args.compact_records, args.compact_days)
+            print(f"file: compaction {rate:,.0f} records/s ({args.compact_records} inbox records, "
+                  f"{args.compact_days} close date(s)); "
                   f"{requests} request(s) per archived record")  # fmt: skip
             build_compat(compat_uri, compat_records, 8)
             report("file://", measure_queries("native", native_uri, records, args.repeat),
@@ -269,7 +273,9 @@ def main() -> None:
                 native_uri, compat_uri = "s3://bench/native", "s3://bench/compat"
                 seconds = build_native(native_uri, records)
                 print(f"\ns3 (moto): bulk build {seconds:.1f} s = {args.records / seconds:,.0f} records/s")
-                rate, requests = compaction_rate("s3://bench/compaction", min(args.compact_records, 2000))
+                rate, requests = compaction_rate(
+                    "s3://bench/compaction", min(args.compact_records, 2000), args.compact_days
+                )
                 print(f"s3 (moto): compaction {rate:,.0f} records/s; {requests} request(s) per archived record")
                 seconds = build_compat(compat_uri, compat_records, 16)
                 report("s3 (moto)", measure_queries("native", native_uri, records, args.repeat),
