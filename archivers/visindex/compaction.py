@@ -57,10 +57,10 @@ def compact(store: ObjectStore, root: str, namespace_id: str, step: Step = no_st
             step("committed")
         else:
             following = manifest
-        for index, name in enumerate(sorted(compacted)):
-            inbox.delete(store, root, namespace_id, name)
-            if index == 0:
-                step("deleted-one")
+        names = sorted(compacted)
+        inbox.delete_many(store, root, namespace_id, names[:1])
+        step("deleted-one")
+        inbox.delete_many(store, root, namespace_id, names[1:])
         step("deleted-all")
         return CompactionResult(len(taken), len(written), following.generation)
     raise TransientError(f"{store.bucket}: visibility manifest of {namespace_id!r} is contended; retry")

@@ -22,7 +22,7 @@ from archivers.visindex.table import micros
 
 CACHE_SIZE = 20_000
 READERS = 16
-"""Inbox objects read at once (they are small: the time is the store's round trip)."""
+"""Inbox objects read or deleted at once (they are small: the time is the store's round trip)."""
 _RECORDS: LruCache[tuple[str, str, str], VisibilityRecord] = LruCache(CACHE_SIZE)
 
 
@@ -64,9 +64,12 @@ def read(store: ObjectStore, root: str, namespace_id: str, listed: Listed) -> Vi
     return record
 
 
-def delete(store: ObjectStore, root: str, namespace_id: str, name: str) -> None:
-    """Remove one inbox object (gone already is fine)."""
-    store.delete(inbox_prefix(root, namespace_id) + name)
+def delete_many(store: ObjectStore, root: str, namespace_id: str, names: Sequence[str]) -> None:
+    """Remove inbox objects (gone already is fine), :data:`READERS` at a time."""
+    prefix = inbox_prefix(root, namespace_id)
+    with ThreadPoolExecutor(max(1, min(READERS, len(names)))) as pool:
+        for _ in pool.map(lambda name: store.delete(prefix + name), names):
+            pass
 
 
 def read_many(
