@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
+    DeleteRunRequest,
+    DeleteRunResponse,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
@@ -129,6 +131,9 @@ class ByRootVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         return self.for_uri(uri)._query(uri, request, search_attribute_types)
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        return self.for_uri(uri)._delete(uri, request)
 
 
 def native_index(archiver: VisibilityArchiver, uri: URI) -> NativeIndexVisibilityArchiver:
