@@ -21,7 +21,7 @@ from archivers.interfaces import (
     VisibilityArchiver,
     check_record,
 )
-from archivers.objects.access import StoreProvider, URICheck
+from archivers.objects.access import StoreURIs
 from archivers.roots import NATIVE, RootDescriptor, RootLayouts
 from archivers.store.base import ObjectStore
 from archivers.uri import URI, as_uri
@@ -33,22 +33,8 @@ from archivers.visindex.manifest import read_latest
 from archivers.visindex.query import candidates
 
 
-class NativeIndexVisibilityArchiver(VisibilityArchiver):
+class NativeIndexVisibilityArchiver(StoreURIs, VisibilityArchiver):
     """``VisibilityArchiver`` over the native index (:mod:`archivers.visindex`) of the store serving each URI."""
-
-    def __init__(self, stores: StoreProvider, uri_check: URICheck) -> None:
-        self._stores = stores
-        self._uri_check = uri_check
-
-    def check_uri(self, uri: URI) -> None:
-        """The backend's URI rules (no I/O)."""
-        self._uri_check(uri)
-
-    def validate_uri(self, uri: URI | str) -> None:
-        """The URI rules, then one request confirming the bucket exists and is reachable."""
-        parsed = as_uri(uri)
-        self.check_uri(parsed)
-        self._stores(parsed).check_bucket()
 
     def _open(self, uri: URI) -> tuple[ObjectStore, str]:
         store = self._stores(uri)
