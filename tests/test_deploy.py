@@ -20,6 +20,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from archivers.cli import main as cli_main
 from archivers.config import load_config
 from archivers.interfaces import QueryVisibilityRequest
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
@@ -157,6 +158,8 @@ def test_sidecar_starts_with_the_file_example(file_sidecar: tuple[str, Path]) ->
             response = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
             assert response.status == health_pb2.HealthCheckResponse.SERVING, service
         uri = f"file://{archive}/visibility"
+        # the fileMode below applies to the filestore layout (a new root would be native by default)
+        assert cli_main(["init", "--uri", uri, "--layout", "filestore"]) == 0
         RemoteHistoryArchiver(channel, timeout=10).validate_uri(f"file://{archive}/history")
         visibility = RemoteVisibilityArchiver(channel, timeout=10)
         visibility.validate_uri(uri)

@@ -23,6 +23,7 @@ from archivers.localfiles import Durability
 from archivers.localfs.visibility_archiver import FilestoreVisibilityArchiver
 from archivers.registry import get_visibility_archiver
 from archivers.testing.records import NS, TYPES, make_records
+from archivers.visindex.archiver import ByRootVisibilityArchiver
 
 WRITERS = 64
 
@@ -122,7 +123,8 @@ def test_a_failed_directory_fsync_fails_every_writer_of_its_group(tmp_path: Path
 def test_upstream_durability_never_fsyncs(tmp_path: Path, probe: FsyncProbe) -> None:
     records = make_records(WRITERS)
     archiver = get_visibility_archiver("file", {"durability": "upstream"})
-    assert isinstance(archiver, FilestoreVisibilityArchiver)
+    assert isinstance(archiver, ByRootVisibilityArchiver)  # a root without a descriptor is in the filestore layout
+    assert isinstance(archiver.compat, FilestoreVisibilityArchiver)
     uri = f"file://{tmp_path}"
     assert archive_concurrently(uri, archiver, records) == [None] * WRITERS
     assert probe.files + probe.directories == 0

@@ -31,7 +31,11 @@ EXTRA_MODULES = {
 }
 EXTRA_IMPORTS = tuple(name for names in EXTRA_MODULES.values() for name in names)
 #: Modules that may import pytest: the shipped conformance suite.
-CONFORMANCE_MODULES = {"archivers.testing.conformance", "archivers.testing.store_conformance"}
+CONFORMANCE_MODULES = {
+    "archivers.testing.conformance",
+    "archivers.testing.lifecycle_conformance",
+    "archivers.testing.store_conformance",
+}
 #: Modules that must import with no extra at all: the library's core and the command line.
 CORE_MODULES = ("archivers", "archivers.cli", "archivers.registry", "archivers.errors", "archivers.interfaces",
                 "archivers.uri", "archivers.testing.synthetic", "archivers.testing.sample")  # fmt: skip

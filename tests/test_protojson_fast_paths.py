@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import threading
 from typing import Any
 
 import pytest
@@ -188,3 +189,30 @@ def test_indenting_compact_json_equals_json_dumps_with_indent(indent: int) -> No
         tree = {"events": [message_dict(message)], "empty": [], "none": {}, "nested": [[], [{}], {"k": []}]}
         compact = json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
         assert indent_json(compact, indent) == json.dumps(tree, indent=indent, ensure_ascii=False)
+
+
+def test_first_uses_from_many_threads_at_once_see_complete_readers_and_writers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readers and writers are built on first use; threads arriving meanwhile never use a half-built one."""
+    from archivers.codec import message_reader, message_writer
+
+    monkeypatch.setattr(message_writer, "_WRITERS", {})
+    monkeypatch.setattr(message_reader, "_READERS", {})
+    messages = _random_messages(History, 32, seed=11)
+    barrier = threading.Barrier(len(messages))
+    failures: list[BaseException] = []
+
+    def round_trip(message: Message) -> None:
+        barrier.wait()
+        try:
+            parsed = _as_json(message_dict(message))
+            read = read_message(parsed, History, ignore_unknown_fields=True)
+            assert read is None or read == message
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=round_trip, args=(message,)) for message in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

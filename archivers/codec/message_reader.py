@@ -21,6 +21,7 @@ import calendar
 import datetime
 import math
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -87,7 +88,9 @@ class _MessageReader:
         return arguments
 
 
-_READERS: dict[tuple[str, bool], _MessageReader] = {}
+_READERS: dict[tuple[str, bool], _MessageReader] = {}  # complete readers only: read without a lock
+_BUILDING: dict[tuple[str, bool], _MessageReader] = {}  # readers of the build in progress (under _LOCK)
+_LOCK = threading.RLock()  # one build at a time; the building thread re-enters for nested types
 
 
 def _reader(descriptor: Descriptor, ignore_unknown: bool) -> _MessageReader:
@@ -95,13 +98,26 @@ def _reader(descriptor: Descriptor, ignore_unknown: bool) -> _MessageReader:
     reader = _READERS.get(key)
     if reader is not None:
         return reader
-    reader = _READERS[key] = _MessageReader(ignore_unknown)  # before the fields: Failure.cause is recursive
-    for field in descriptor.fields:
-        entry = (field.name, _field_read(field, ignore_unknown))
-        reader.fields[field.json_name] = entry
-        reader.fields[field.name] = entry
-    reader.oneofs = [frozenset(f.name for f in oneof.fields) for oneof in descriptor.oneofs if len(oneof.fields) > 1]
-    return reader
+    with _LOCK:
+        reader = _READERS.get(key) or _BUILDING.get(key)
+        if reader is not None:
+            return reader  # built meanwhile, or being built by this call (Failure.cause is recursive)
+        outermost = not _BUILDING
+        try:
+            reader = _BUILDING[key] = _MessageReader(ignore_unknown)
+            for field in descriptor.fields:
+                entry = (field.name, _field_read(field, ignore_unknown))
+                reader.fields[field.json_name] = entry
+                reader.fields[field.name] = entry
+            reader.oneofs = [
+                frozenset(f.name for f in oneof.fields) for oneof in descriptor.oneofs if len(oneof.fields) > 1
+            ]
+            if outermost:
+                _READERS.update(_BUILDING)  # published together, once every reader they reach is complete
+        finally:
+            if outermost:
+                _BUILDING.clear()
+        return reader
 
 
 def _field_read(field: FieldDescriptor, ignore_unknown: bool) -> _Read:

@@ -14,6 +14,7 @@ import datetime
 import functools
 import math
 import struct
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -65,17 +66,31 @@ class _MessageWriter:
         return {key: value[key] for key in sorted(value, key=rank.__getitem__)}
 
 
-_WRITERS: dict[str, _MessageWriter] = {}
+_WRITERS: dict[str, _MessageWriter] = {}  # complete writers only: read without a lock
+_BUILDING: dict[str, _MessageWriter] = {}  # writers of the build in progress (under _LOCK)
+_LOCK = threading.RLock()  # one build at a time; the building thread re-enters for nested types
 
 
 def _writer(descriptor: Descriptor) -> _MessageWriter:
-    writer = _WRITERS.get(descriptor.full_name)
+    name = descriptor.full_name
+    writer = _WRITERS.get(name)
     if writer is not None:
         return writer
-    writer = _WRITERS[descriptor.full_name] = _MessageWriter(descriptor)  # before fields: recursive types
-    for field in descriptor.fields:
-        writer.fields[field.number] = (field.json_name, _field_write(field))
-    return writer
+    with _LOCK:
+        writer = _WRITERS.get(name) or _BUILDING.get(name)
+        if writer is not None:
+            return writer  # built meanwhile, or being built by this call (a recursive type)
+        outermost = not _BUILDING
+        try:
+            writer = _BUILDING[name] = _MessageWriter(descriptor)
+            for field in descriptor.fields:
+                writer.fields[field.number] = (field.json_name, _field_write(field))
+            if outermost:
+                _WRITERS.update(_BUILDING)  # published together, once every writer they reach is complete
+        finally:
+            if outermost:
+                _BUILDING.clear()
+        return writer
 
 
 def _displaced(fields: Sequence[FieldDescriptor]) -> frozenset[str]:
