@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from temporalio.api.history.v1 import History
-
+from archivers.batches import Batch, facts_of
 from archivers.errors import HistoryMutatedError, InvalidHistoryError
 from archivers.interfaces import ArchiveHistoryRequest
 
@@ -19,13 +18,14 @@ class CheckedBatches:
     - after the last batch, the last event must be ``next_event_id - 1`` with version equal to
       the close failover version (Temporal's mutation check).
 
-    Raises :class:`InvalidHistoryError` for malformed input and :class:`HistoryMutatedError`
-    for a history that disagrees with the request. ``last_event_id`` tells how far it got.
-    An input with no events at all (the history is already gone) is not an error: ``empty`` is
-    then true and nothing is yielded.
+    Batches are ``History`` messages or :class:`~archivers.batches.JsonBatch` (checked through
+    their facts, without decoding events). Raises :class:`InvalidHistoryError` for malformed input
+    and :class:`HistoryMutatedError` for a history that disagrees with the request.
+    ``last_event_id`` tells how far it got. An input with no events at all (the history is already
+    gone) is not an error: ``empty`` is then true and nothing is yielded.
     """
 
-    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int = 0) -> None:
+    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[Batch], resume_after: int = 0) -> None:
         self._request = request
         self._batches = batches
         self.last_event_id = resume_after
@@ -38,39 +38,37 @@ class CheckedBatches:
         """True if the input held no events at all."""
         return not self.saw_events
 
-    def __iter__(self) -> Iterator[History]:
+    def __iter__(self) -> Iterator[Batch]:
         request = self._request
         for batch in self._batches:
-            events = batch.events
-            if not events:
+            facts = facts_of(batch)
+            if facts is None:
                 continue
             self.saw_events = True
-            first, last = events[0].event_id, events[-1].event_id
+            first, last = facts.first_event_id, facts.last_event_id
             if last <= self._resume_after:
-                self.last_version = events[-1].version
+                self.last_version = facts.last_version
                 continue
             if first <= self._resume_after:
                 raise InvalidHistoryError(
                     f"batch of events {first}..{last} straddles the resume point {self._resume_after}; "
                     "batches must keep their boundaries between attempts"
                 )
-            expected = self.last_event_id + 1
-            for offset, event in enumerate(events):
-                if event.event_id != expected + offset:
-                    raise InvalidHistoryError(
-                        f"events out of order: expected event id {expected + offset}, got {event.event_id}"
-                    )
-                if event.version > request.close_failover_version:
-                    raise HistoryMutatedError(
-                        f"history was mutated: event {event.event_id} has version {event.version} "
-                        f"> close failover version {request.close_failover_version}"
-                    )
+            if first != self.last_event_id + 1:
+                raise InvalidHistoryError(
+                    f"events out of order: expected event id {self.last_event_id + 1}, got {first}"
+                )
+            if facts.max_version > request.close_failover_version:
+                raise HistoryMutatedError(
+                    f"history was mutated: an event of events {first}..{last} has version {facts.max_version} "
+                    f"> close failover version {request.close_failover_version}"
+                )
             if last >= request.next_event_id:
                 raise HistoryMutatedError(
                     f"history was mutated: event {last} is at or past next_event_id {request.next_event_id}"
                 )
             self.last_event_id = last
-            self.last_version = events[-1].version
+            self.last_version = facts.last_version
             yield batch
         if self.saw_events or self._resume_after:
             self._check_end()

@@ -7,7 +7,7 @@ snake_case fields. Temporal API messages are the ``temporalio.api`` protobuf cla
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -15,6 +15,7 @@ from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import PROTOBUF, Batch
 from archivers.errors import InvalidArgumentError
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.roots import RootManager
@@ -98,6 +99,15 @@ class GetHistoryResponse:
     """One page of history batches, and the token of the next page (empty when done)."""
 
     history_batches: list[History]
+    next_page_token: bytes = b""
+
+
+@dataclass(frozen=True)
+class EncodedHistoryPage:
+    """One page of history batches, each in ``encoding`` (see :mod:`archivers.batches`), and the next token."""
+
+    batches: list[bytes]
+    encoding: str
     next_page_token: bytes = b""
 
 
@@ -193,11 +203,13 @@ class HistoryArchiver(_URIChecks):
         self,
         uri: URI | str,
         request: ArchiveHistoryRequest,
-        batches: Iterable[History],
+        batches: Iterable[Batch],
         progress: ProgressRecorder | None = None,
     ) -> None:
         """Archive the history of ``request``'s run from ``batches`` (event batches in order).
 
+        A batch is a ``History`` or a :class:`~archivers.batches.JsonBatch`; either kind is
+        archived to any root (the one :meth:`stored_encoding` names is stored without re-encoding).
         ``progress``, if given, is told each time more events have become durable.
         """
         parsed = as_uri(uri)
@@ -211,6 +223,27 @@ class HistoryArchiver(_URIChecks):
         self.check_uri(parsed)
         request.validate()
         return self._get(parsed, request)
+
+    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        """The page :meth:`get` returns, each batch encoded (the root's :meth:`stored_encoding` if accepted).
+
+        Batches are in the root's stored encoding if ``accepted`` holds it, else binary protobuf.
+        Backends that can serve stored batches without decoding them override this; the default
+        encodes what :meth:`get` returns as binary protobuf.
+        """
+        page = self.get(uri, request)
+        return EncodedHistoryPage(
+            [batch.SerializeToString() for batch in page.history_batches], PROTOBUF, page.next_page_token
+        )
+
+    def stored_encoding(self, uri: URI | str) -> str:
+        """The batch encoding the root of ``uri`` stores (:mod:`archivers.batches`; default: protobuf).
+
+        :meth:`archive` stores batches given in it, and :meth:`get_encoded` serves them in it,
+        without decoding or encoding events.
+        """
+        self.check_uri(as_uri(uri))
+        return PROTOBUF
 
     def progress(self, uri: URI | str, request: ArchiveHistoryRequest) -> ArchiveProgress:
         """Return how much of ``request``'s history is durably archived (where a retry resumes)."""
@@ -237,7 +270,7 @@ class HistoryArchiver(_URIChecks):
 
     @abc.abstractmethod
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
     ) -> None: ...
 
     @abc.abstractmethod

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import grpc
-from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import Batch, history_of
 from archivers.errors import ArchiverError, InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -152,7 +152,7 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
         self.group_bytes = group_bytes
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
     ) -> None:
         failure: list[Exception] = []
         stream = self._stream(header_to_pb(uri, request), batches, failure)
@@ -168,13 +168,13 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
             for point in response.progress:
                 progress.record(progress_from_pb(point))
 
-    def _stream(self, header: Any, batches: Iterable[History], failure: list[Exception]) -> Iterator[Any]:
+    def _stream(self, header: Any, batches: Iterable[Batch], failure: list[Exception]) -> Iterator[Any]:
         yield pb.ArchiveHistoryRequest(header=header)
         group: list[bytes] = []
         size = 0
         try:
             for batch in batches:
-                data = batch.SerializeToString()
+                data = history_of(batch, "a protojson batch sent to the sidecar").SerializeToString()
                 group.append(data)
                 size += len(data)
                 if size >= self.group_bytes:

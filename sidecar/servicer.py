@@ -36,6 +36,7 @@ from google.protobuf.message import DecodeError
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
+from archivers.batches import PROTOJSON, Batch, JsonBatch, facts_of
 from archivers.config import ArchivalConfig
 from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError
 from archivers.interfaces import BackendConfig, HistoryArchiver, VisibilityArchiver
@@ -44,8 +45,11 @@ from archivers.registry import get_backend, get_history_archiver, get_visibility
 from archivers.roots import NATIVE
 from archivers.uri import URI
 from archivers.wire.messages import (
+    accepted_from_pb,
+    encoded_page_to_pb,
+    encoding_from_pb,
+    encoding_to_pb,
     get_request_from_pb,
-    get_response_to_pb,
     header_from_pb,
     progress_to_pb,
     query_request_from_pb,
@@ -260,9 +264,11 @@ class ArchiverServicer:
             request = header_from_pb(header)
             recorder = _Recorder()
 
+            protojson = encoding_from_pb(header.batch_encoding) == PROTOJSON
+
             def archive() -> Any:
                 archiver = self.history_archiver(header.uri)
-                batches = _batches(stream, request.next_event_id)
+                batches = _batches(stream, request.next_event_id, protojson)
                 archiver.archive(header.uri, request, batches, progress=recorder)
                 return pb.ArchiveHistoryResponse(progress=[progress_to_pb(point) for point in recorder.points])
 
@@ -272,13 +278,24 @@ class ArchiverServicer:
 
     @_mapped
     async def GetHistory(self, request: Any, context: Context) -> Any:
-        """Return one page of the archived history, each batch serialized."""
+        """Return one page of the archived history, each batch in the stored encoding if accepted, else protobuf."""
 
         def get() -> Any:
-            response = self.history_archiver(request.uri).get(request.uri, get_request_from_pb(request))
-            return get_response_to_pb(response)
+            accepted = accepted_from_pb(request.accepted_encodings)
+            page = self.history_archiver(request.uri).get_encoded(request.uri, get_request_from_pb(request), accepted)
+            return encoded_page_to_pb(page)
 
         return await self._in(self._unary_pool, get)
+
+    @_mapped
+    async def GetHistoryEncoding(self, request: Any, context: Context) -> Any:
+        """Return the batch encoding the history root of ``request.uri`` stores."""
+
+        def encoding() -> Any:
+            stored = self.history_archiver(request.uri).stored_encoding(request.uri)
+            return pb.GetHistoryEncodingResponse(batch_encoding=encoding_to_pb(stored))
+
+        return await self._in(self._unary_pool, encoding)
 
     @_mapped
     async def ArchiveVisibility(self, request: Any, context: Context) -> Any:
@@ -303,9 +320,11 @@ class ArchiverServicer:
         return await self._in(self._unary_pool, query)
 
 
-def _batches(stream: RequestStream, next_event_id: int) -> Iterator[History]:
+def _batches(stream: RequestStream, next_event_id: int, protojson: bool) -> Iterator[Batch]:
     """Decode the batches of the rest of the stream one message at a time.
 
+    Binary batches become ``History`` messages; ``protojson`` batches become
+    :class:`~archivers.batches.JsonBatch` (checked cheaply, events not decoded).
     Raises :class:`InvalidHistoryError` for bytes that are not a ``History`` and
     :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
     A stream that ends before event ``next_event_id - 1`` because the call was cancelled (or the
@@ -321,15 +340,18 @@ def _batches(stream: RequestStream, next_event_id: int) -> Iterator[History]:
         if kind != "batches":
             raise InvalidArgumentError(f"ArchiveHistory message {number}: expected batches, got {kind or 'nothing'}")
         for data in message.batches.history:
-            try:
-                batch = History.FromString(data)
-            except DecodeError as exc:
-                raise InvalidHistoryError(
-                    f"history batch {index} is not a serialized temporal.api.history.v1.History"
-                ) from exc
+            batch = JsonBatch.parse(data, f"history batch {index}") if protojson else _decoded(data, index)
             index += 1
-            if batch.events:
-                last_event_id = batch.events[-1].event_id
+            facts = facts_of(batch)
+            if facts is not None:
+                last_event_id = facts.last_event_id
             yield batch
     if last_event_id != next_event_id - 1:
         stream.check_finished()
+
+
+def _decoded(data: bytes, index: int) -> History:
+    try:
+        return History.FromString(data)
+    except DecodeError as exc:
+        raise InvalidHistoryError(f"history batch {index} is not a serialized temporal.api.history.v1.History") from exc

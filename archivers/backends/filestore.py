@@ -17,11 +17,10 @@ Temporal's filestore; see :class:`archivers.localfiles.Durability`; filestore fi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from temporalio.api.history.v1 import History
-
+from archivers.batches import Batch
 from archivers.errors import InvalidArgumentError, MissingDependencyError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -29,6 +28,7 @@ from archivers.interfaces import (
     BackendConfig,
     DeleteRunRequest,
     DeleteRunResponse,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -45,7 +45,7 @@ from archivers.roots import DESCRIPTOR_NAME, NATIVE, RootDescriptor, RootLayouts
 from archivers.store.base import ObjectStore, StoreKind
 from archivers.store.cache import StoreCache, per_settings
 from archivers.store.fsspec_store import FsspecStore
-from archivers.uri import URI
+from archivers.uri import URI, as_uri
 
 
 def modes_from_config(config: BackendConfig) -> FileModes:
@@ -118,12 +118,24 @@ class FileHistoryArchiver(HistoryArchiver):
         return self._native if layout == NATIVE else self._filestore
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
     ) -> None:
         self._for(uri)._archive(uri, request, batches, progress)
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return self._for(uri)._get(uri, request)
+
+    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        """See :meth:`HistoryArchiver.get_encoded`: the filestore's or the native archiver's, as the root says."""
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        return self._for(parsed).get_encoded(parsed, request, accepted)
+
+    def stored_encoding(self, uri: URI | str) -> str:
+        """See :meth:`HistoryArchiver.stored_encoding`: protojson for a filestore root, protobuf for a native one."""
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        return self._for(parsed).stored_encoding(parsed)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         return self._for(uri)._progress(uri, request)

@@ -11,7 +11,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import PROTOJSON, Batch, dumps_batch, json_event_ids, protojson_of
 from archivers.codec.protojson import dict_to_message, encode_message
+from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest, DeleteRunRequest, GetHistoryRequest
 from archivers.query import Constraints, TimeRange
 from archivers.store.base import ObjectInfo, ObjectStore
@@ -45,6 +47,11 @@ class Part(abc.ABC):
         """Batch ``index`` as a serialized ``History`` (layouts storing binary batches slice them, not re-encode)."""
         return self.batch(index).SerializeToString()
 
+    def batch_json(self, index: int) -> tuple[bytes, list[int]]:
+        """Batch ``index`` as Go's protojson of a ``History``, and its event ids (protojson layouts slice it)."""
+        batch = self.batch(index)
+        return encode_message(batch), [event.event_id for event in batch.events]
+
     @property
     def batches(self) -> list[History]:
         """Every batch (decodes them all)."""
@@ -70,9 +77,24 @@ class JsonPart(Part):
             self.raw_batches[index], History, source=self.source, ignore_unknown_fields=not self.strict
         )
 
+    def batch_json(self, index: int) -> tuple[bytes, list[int]]:
+        """See :class:`Part`: the stored object written again as compact JSON, its events not decoded.
+
+        Only the event ids are checked; a reader decoding the text checks the rest.
+        """
+        raw = self.raw_batches[index]
+        return dumps_batch(raw), json_event_ids(raw, self.source, CorruptArchiveError)
+
 
 class HistoryLayout(abc.ABC):
-    """Naming and encoding of history parts for one layout."""
+    """Naming and encoding of history parts for one layout.
+
+    ``stored_encoding`` (:mod:`archivers.batches`) is how the layout stores a batch:
+    :meth:`encode_batch` and :meth:`encode_part` take :class:`~archivers.batches.JsonBatch` batches
+    only when it is ``protojson``, and store their text as is.
+    """
+
+    stored_encoding: ClassVar[str] = PROTOJSON
 
     @abc.abstractmethod
     def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
@@ -86,13 +108,13 @@ class HistoryLayout(abc.ABC):
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """``(version, index)`` of a listed key, or ``None`` if it is not one of the run's parts."""
 
-    def encode_batch(self, batch: History) -> bytes:
+    def encode_batch(self, batch: Batch) -> bytes:
         """One batch as the layout stores it; parts are sized by these bytes (default: protojson)."""
-        return encode_message(batch)
+        return protojson_of(batch)
 
     @abc.abstractmethod
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[Batch], is_last: bool
     ) -> bytes:
         """The stored bytes of one part; ``encoded_batches`` are the batches as :meth:`encode_batch` made them."""
 

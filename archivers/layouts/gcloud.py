@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import Batch
 from archivers.codec.naming import gcloud_fingerprint as h
 from archivers.codec.protojson import parse_json
 from archivers.errors import CorruptArchiveError
@@ -120,7 +120,7 @@ class GcloudLayout(ObjectLayout):
         return parse_history_part(key, root, _run_hash(run))
 
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[Batch], is_last: bool
     ) -> bytes:
         """A JSON array of the already-encoded batches."""
         return b"[" + b",".join(encoded_batches) + b"]"

@@ -34,6 +34,7 @@ from google.protobuf.message import DecodeError
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import PROTOBUF, Batch, history_of
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.layouts import s3store
@@ -150,10 +151,14 @@ class NativePart(Part):
         return batch
 
 
+_CONVERTED = "a protojson batch archived to a native root"
+
+
 class NativeLayout(ObjectLayout):
     """Native history parts (see the module docstring); visibility delegated to ``visibility``."""
 
     name = "native"
+    stored_encoding = PROTOBUF
 
     def __init__(self, visibility: VisibilityLayout) -> None:
         self.visibility = visibility
@@ -173,14 +178,15 @@ class NativeLayout(ObjectLayout):
         """See :class:`HistoryLayout`."""
         return version_and_index(key, self.list_prefix(root, run))
 
-    def encode_batch(self, batch: History) -> bytes:
+    def encode_batch(self, batch: Batch) -> bytes:
         """Binary protobuf: the bytes a native part stores (compressed) and hands out (decompressed)."""
-        return batch.SerializeToString()
+        return history_of(batch, _CONVERTED).SerializeToString()
 
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[Batch], is_last: bool
     ) -> bytes:
         """Magic, version, checked header, then the zstd frames of the batches (docs/native-format.md)."""
+        histories = [history_of(batch, _CONVERTED) for batch in batches]
         frames: list[bytes] = []
         frame_table: list[bytes] = []
         batch_index: list[bytes] = []
@@ -189,7 +195,7 @@ class NativeLayout(ObjectLayout):
             number = len(frames)
             position = 0
             for index in group:
-                events = batches[index].events
+                events = histories[index].events
                 data = encoded_batches[index]
                 batch_index.append(_BATCH.pack(events[0].event_id, len(events), number, position, len(data)))
                 position += len(data)
@@ -199,10 +205,10 @@ class NativeLayout(ObjectLayout):
             frames.append(stored)
             offset += len(stored)
         names = [s.encode() for s in (request.namespace, request.namespace_id, request.workflow_id, request.run_id)]
-        first, last = batches[0].events[0], batches[-1].events[-1]
+        first, last = histories[0].events[0], histories[-1].events[-1]
         fixed = _FIXED.pack(
             request.close_failover_version, first.event_id, last.event_id,
-            sum(len(b.events) for b in batches), is_last, len(frames), len(batches), *map(len, names),
+            sum(len(b.events) for b in histories), is_last, len(frames), len(batches), *map(len, names),
         )  # fmt: skip
         header = b"".join([fixed, *names, *frame_table, *batch_index])
         prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(header), zlib.crc32(header))

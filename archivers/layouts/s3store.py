@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeader, VisibilityRecord
+from archivers.batches import Batch, facts_of
 from archivers.codec.protojson import dict_to_message, encode_message, parse_json
 from archivers.errors import CorruptArchiveError, InvalidArgumentError
 from archivers.interfaces import ArchiveHistoryRequest
@@ -172,21 +172,21 @@ class S3StoreLayout(ObjectLayout):
         return version_and_index(key, self.list_prefix(root, run))
 
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[History], is_last: bool
+        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[Batch], is_last: bool
     ) -> bytes:
         """A ``HistoryBlob``: the header, then the already-encoded batches (Go's field order)."""
-        first, last = batches[0].events[0], batches[-1].events[-1]
+        facts = [f for f in map(facts_of, batches) if f is not None]
         header = HistoryBlobHeader(
             namespace=request.namespace,
             namespace_id=request.namespace_id,
             workflow_id=request.workflow_id,
             run_id=request.run_id,
             is_last=is_last,
-            first_failover_version=first.version,
-            last_failover_version=last.version,
-            first_event_id=first.event_id,
-            last_event_id=last.event_id,
-            event_count=sum(len(b.events) for b in batches),
+            first_failover_version=facts[0].first_version,
+            last_failover_version=facts[-1].last_version,
+            first_event_id=facts[0].first_event_id,
+            last_event_id=facts[-1].last_event_id,
+            event_count=sum(f.event_count for f in facts),
         )
         return b'{"header":' + encode_message(header) + b',"body":[' + b",".join(encoded_batches) + b"]}"
 

@@ -12,12 +12,11 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterable, Iterator
-from typing import IO
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import IO, Any, TypeVar
 
-from temporalio.api.history.v1 import History
-
-from archivers.codec.protojson import decode_histories, encode_message
+from archivers.batches import PROTOJSON, Batch, protojson_of
+from archivers.codec.protojson import decode_histories
 from archivers.errors import (
     ArchiveNotFoundError,
     ArchiverError,
@@ -31,6 +30,7 @@ from archivers.interfaces import (
     ArchiveHistoryRequest,
     DeleteRunRequest,
     DeleteRunResponse,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -49,8 +49,9 @@ from archivers.localfiles import (
     validate_dir_uri,
 )
 from archivers.progress import ArchiveProgress, ProgressRecorder
-from archivers.uri import URI
+from archivers.uri import URI, as_uri
 
+T = TypeVar("T")
 PARTIAL_SUFFIX = ".partial"
 SYNC_EVERY_BYTES = 2 * 1024 * 1024
 """Durability step of an archive in progress, like Temporal's ~2 MiB history blobs."""
@@ -74,7 +75,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
     # -- archive ---------------------------------------------------------------------------
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
     ) -> None:
         directory = uri.path
         name = _final_name(request)
@@ -171,7 +172,29 @@ class FilestoreHistoryArchiver(HistoryArchiver):
 
     # -- get -------------------------------------------------------------------------------
 
+    def stored_encoding(self, uri: URI | str) -> str:
+        """See :meth:`HistoryArchiver.stored_encoding`: protojson (a history file is a JSON array of batches)."""
+        self.check_uri(as_uri(uri))
+        return PROTOJSON
+
+    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        """See :meth:`HistoryArchiver.get_encoded`: protojson batches are cut from the file, events not decoded."""
+        if PROTOJSON not in accepted:
+            return super().get_encoded(uri, request, accepted)
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        batches, token = self._page(parsed, request, layout.as_protojson)
+        return EncodedHistoryPage(batches, PROTOJSON, token)
+
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
+        batches, token = self._page(uri, request, layout.as_history)
+        return GetHistoryResponse(batches, token)
+
+    def _page(
+        self, uri: URI, request: GetHistoryRequest, convert: Callable[[dict[str, Any], str], T]
+    ) -> tuple[list[T], bytes]:
+        """One page of the history file, each batch as ``convert`` makes it (see :func:`layout.read_page`)."""
         directory = uri.path
         if not os.path.isdir(directory):
             raise ArchiveNotFoundError(_not_found(request))
@@ -188,7 +211,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         )
         try:
             with _open_history(path, request) as handle:
-                batches, next_cursor = layout.read_page(handle, path, cursor, request.effective_page_size)
+                batches, next_cursor = layout.read_page(handle, path, cursor, request.effective_page_size, convert)
         except ArchiveNotFoundError:
             if request.next_page_token:
                 raise InvalidPageTokenError(
@@ -196,7 +219,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
                 ) from None
             raise
         token = b"" if next_cursor is None else layout.history_token(prefix, next_cursor)
-        return GetHistoryResponse(batches, token)
+        return batches, token
 
 
 def _final_name(request: ArchiveHistoryRequest) -> str:
@@ -218,7 +241,7 @@ def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecor
     """Append checked batches as lines, syncing (if ``durable``) and reporting progress every ``SYNC_EVERY_BYTES``."""
     unsynced = 0
     for batch in checked:
-        line = encode_message(batch) + b"\n"
+        line = protojson_of(batch) + b"\n"
         partial.write(line)
         unsynced += len(line)
         if unsynced >= SYNC_EVERY_BYTES:

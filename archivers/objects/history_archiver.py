@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from temporalio.api.history.v1 import History
 
+from archivers.batches import PROTOJSON, Batch, facts_of, history_of
 from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
 from archivers.history_checks import CheckedBatches
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     DeleteRunRequest,
     DeleteRunResponse,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -33,12 +36,13 @@ from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.timefmt import INT64_MAX, INT64_MIN
 from archivers.tokens import decode_token, encode_token
-from archivers.uri import URI
+from archivers.uri import URI, as_uri
 
 TARGET_PART_BYTES = 2 * 1024 * 1024
 """Temporal's history blob size: a part is closed once its batches' protojson reaches it."""
 
 TOKEN_KIND = "history"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,14 +63,17 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     # -- archive ---------------------------------------------------------------------------
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
     ) -> None:
         store, root, layout = self._open(uri)
+        if layout.stored_encoding != PROTOJSON:
+            batches = (history_of(batch, f"a protojson batch for {uri}") for batch in batches)
         pending = iter(batches)
         first = next(pending, None)
         if first is None:
             return  # the history is already gone
-        if first.events and first.events[0].event_id == 1:
+        facts = facts_of(first)
+        if facts is not None and facts.first_event_id == 1:
             index, resume_after = 0, 0  # optimistic: no probe on the happy path
         else:
             state = self._progress(uri, request)
@@ -102,7 +109,30 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
 
     # -- get -------------------------------------------------------------------------------
 
+    def stored_encoding(self, uri: URI | str) -> str:
+        """See :meth:`HistoryArchiver.stored_encoding`: the encoding of the root's layout."""
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        return self._open(parsed)[2].stored_encoding
+
+    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        """See :meth:`HistoryArchiver.get_encoded`: a compat layout's protojson batches are served without decoding."""
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        if PROTOJSON in accepted and self._open(parsed)[2].stored_encoding == PROTOJSON:
+            batches, token = self._page(parsed, request, Part.batch_json)
+            return EncodedHistoryPage(batches, PROTOJSON, token)
+        return super().get_encoded(parsed, request, accepted)
+
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
+        batches, token = self._page(uri, request, _decoded)
+        return GetHistoryResponse(batches, token)
+
+    def _page(
+        self, uri: URI, request: GetHistoryRequest, take: Callable[[Part, int], tuple[T, list[int]]]
+    ) -> tuple[list[T], bytes]:
+        """One page: ``take(part, index)`` gives each batch in the form wanted and its event ids."""
         store, root, layout = self._open(uri)
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}
@@ -113,7 +143,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         else:
             version, first_index, last_index, cache = self._complete_version(store, root, layout, request)
             index, offset, expected = first_index, 0, 1
-        batches: list[History] = []
+        batches: list[T] = []
         events = 0
         page_size = request.effective_page_size
         token_given = bool(request.next_page_token)
@@ -124,17 +154,17 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             if offset > len(part):
                 raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
             while offset < len(part) and events < page_size:
-                batch = part.batch(offset)
-                expected = _check_continues(batch, expected, part.source)
+                batch, event_ids = take(part, offset)
+                expected = _check_continues(event_ids, expected, part.source)
                 batches.append(batch)
-                events += len(batch.events)
+                events += len(event_ids)
                 offset += 1
             if offset >= len(part):
                 index, offset = index + 1, 0
         token = b""
         if index <= last_index:
             token = encode_token(TOKEN_KIND, binding, [version, first_index, last_index, index, offset, expected])
-        return GetHistoryResponse(batches, token)
+        return batches, token
 
     def _complete_version(
         self, store: ObjectStore, root: str, layout: ObjectLayout, request: GetHistoryRequest
@@ -235,7 +265,7 @@ class _PartWriter:
 
     def write(self, checked: CheckedBatches) -> None:
         """Write every part; the last one only after the whole history passed the checks."""
-        batches: list[History] = []
+        batches: list[Batch] = []
         encoded: list[bytes] = []
         size = 0
         for batch in checked:
@@ -255,9 +285,9 @@ class _PartWriter:
                 return
             batches, encoded = self._carry(batches, encoded)
 
-    def _durable(self, batch: History) -> bool:
-        """Whether ``batch`` is already stored; a batch cut by a stored part's end is an error."""
-        first, last = batch.events[0].event_id, batch.events[-1].event_id
+    def _durable(self, batch: Batch) -> bool:
+        """Whether ``batch`` (one with events) is already stored; a batch cut by a stored part's end is an error."""
+        first, last = _span(batch)
         if last <= self._durable_through:
             return True
         if first <= self._durable_through:
@@ -267,16 +297,16 @@ class _PartWriter:
             )
         return False
 
-    def _carry(self, batches: list[History], encoded: list[bytes]) -> tuple[list[History], list[bytes]]:
+    def _carry(self, batches: list[Batch], encoded: list[bytes]) -> tuple[list[Batch], list[bytes]]:
         """The batches of a flushed part that a shorter, already stored part did not cover."""
         kept = [(b, e) for b, e in zip(batches, encoded, strict=True) if not self._durable(b)]
         return [b for b, _ in kept], [e for _, e in kept]
 
-    def _flush(self, batches: list[History], encoded: list[bytes], *, is_last: bool) -> bool:
+    def _flush(self, batches: list[Batch], encoded: list[bytes], *, is_last: bool) -> bool:
         """Create the next part; return True if the stored history is complete."""
         key = self._layout.part_key(self._root, self._request, self._request.close_failover_version, self._index)
         data = self._layout.encode_part(self._request, encoded, batches, is_last)
-        last_event_id = batches[-1].events[-1].event_id
+        last_event_id = _span(batches[-1])[1]
         if self._store.put_if_absent(key, data):
             complete = is_last
         else:  # stored by an earlier attempt or a concurrent duplicate: continue after it
@@ -324,7 +354,14 @@ def _cache_key(store: ObjectStore, key: str) -> str:
     return f"{id(store)}:{key}"
 
 
-def _chain(first: History, rest: Iterator[History]) -> Iterator[History]:
+def _span(batch: Batch) -> tuple[int, int]:
+    """The first and last event id of a checked batch (one with events)."""
+    facts = facts_of(batch)
+    assert facts is not None  # CheckedBatches yields only batches with events
+    return facts.first_event_id, facts.last_event_id
+
+
+def _chain(first: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
     yield first
     yield from rest
 
@@ -347,16 +384,22 @@ def _parse_state(state: object) -> tuple[int, int, int, int, int, int]:
     return state[0], state[1], state[2], state[3], state[4], state[5]
 
 
-def _check_continues(batch: History, expected: int, source: str) -> int:
-    """The event id after ``batch``, if its events continue the history at ``expected``.
+def _decoded(part: Part, index: int) -> tuple[History, list[int]]:
+    """Batch ``index`` of ``part`` as a ``History``, and its event ids."""
+    batch = part.batch(index)
+    return batch, [event.event_id for event in batch.events]
+
+
+def _check_continues(event_ids: list[int], expected: int, source: str) -> int:
+    """The event id after a batch of ``event_ids``, if they continue the history at ``expected``.
 
     A stored history that starts later than event 1 or skips events (parts lost or written by
     upstream's multi-part bug) raises :class:`CorruptArchiveError` instead of being served.
     """
-    for event in batch.events:
-        if event.event_id != expected:
+    for event_id in event_ids:
+        if event_id != expected:
             raise CorruptArchiveError(
-                f"{source}: archived history is incomplete: expected event {expected}, found event {event.event_id}"
+                f"{source}: archived history is incomplete: expected event {expected}, found event {event_id}"
             )
         expected += 1
     return expected

@@ -17,8 +17,11 @@ from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
+from archivers.batches import PROTOBUF, PROTOJSON
+from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     QueryVisibilityRequest,
@@ -95,6 +98,39 @@ def get_response_to_pb(response: GetHistoryResponse) -> Any:
     """The ``GetHistoryResponse`` message of ``response``, each batch serialized."""
     batches = _serialized(response.history_batches)
     return pb.GetHistoryResponse(history_batches=batches, next_page_token=response.next_page_token)
+
+
+def encoded_page_to_pb(page: EncodedHistoryPage) -> Any:
+    """The ``GetHistoryResponse`` message of an encoded page (its batches as they are, their encoding named)."""
+    return pb.GetHistoryResponse(
+        history_batches=page.batches, next_page_token=page.next_page_token, batch_encoding=encoding_to_pb(page.encoding)
+    )
+
+
+_ENCODINGS: dict[int, str] = {pb.BATCH_ENCODING_PROTOBUF: PROTOBUF, pb.BATCH_ENCODING_PROTOJSON: PROTOJSON}
+
+
+def encoding_to_pb(encoding: str) -> Any:
+    """The ``BatchEncoding`` value of an encoding name of :mod:`archivers.batches`."""
+    return next(value for value, name in _ENCODINGS.items() if name == encoding)
+
+
+def encoding_from_pb(value: int) -> str:
+    """The encoding name of a ``BatchEncoding`` value (unset: protobuf); :class:`InvalidArgumentError` if unknown."""
+    if value == pb.BATCH_ENCODING_UNSPECIFIED:
+        return PROTOBUF
+    try:
+        return _ENCODINGS[value]
+    except KeyError:
+        raise InvalidArgumentError(f"unknown batch encoding {value}") from None
+
+
+def accepted_from_pb(values: Iterable[int]) -> frozenset[str]:
+    """The encodings a ``GetHistoryRequest`` accepts: protobuf, and those of ``accepted_encodings`` known here.
+
+    An encoding this sidecar does not know is ignored (it never answers in it).
+    """
+    return frozenset({PROTOBUF, *(_ENCODINGS[v] for v in values if v in _ENCODINGS)})
 
 
 def get_response_from_pb(message: Any) -> GetHistoryResponse:
