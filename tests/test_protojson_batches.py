@@ -18,7 +18,8 @@ from typing import Any
 
 import grpc
 import pytest
-from temporalio.api.history.v1 import History
+from google.protobuf import json_format
+from temporalio.api.history.v1 import History, HistoryEvent
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
@@ -64,6 +65,30 @@ def stub(channel: grpc.Channel) -> service_pb2_grpc.ArchiverServiceStub:
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Object layouts close a part at 4 KiB (the sidecar runs in this process), so small histories span many."""
     monkeypatch.setattr(history_archiver, "TARGET_PART_BYTES", 4096)
+
+
+@pytest.fixture
+def no_history_protojson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python protojson (``json_format``) fails on ``History`` and ``HistoryEvent`` while the test runs.
+
+    The sidecar runs in this process, so this catches any event batch it decodes from or encodes to JSON.
+    """
+    parse, to_dict = json_format.ParseDict, json_format.MessageToDict
+
+    def check(message: Any) -> None:
+        if isinstance(message, (History, HistoryEvent)):
+            raise AssertionError(f"Python protojson ran on a {type(message).__name__}")
+
+    def guarded_parse(value: Any, message: Any, **options: Any) -> Any:
+        check(message)
+        return parse(value, message, **options)
+
+    def guarded_to_dict(message: Any, **options: Any) -> Any:
+        check(message)
+        return to_dict(message, **options)
+
+    monkeypatch.setattr(json_format, "ParseDict", guarded_parse)
+    monkeypatch.setattr(json_format, "MessageToDict", guarded_to_dict)
 
 
 def _files(directory: Path) -> dict[str, bytes]:
@@ -161,6 +186,28 @@ def test_get_history_answers_in_the_accepted_encoding(stub: service_pb2_grpc.Arc
     as_protobuf, encodings = _read_all(stub, uri, request)  # an old client accepts protobuf only
     assert encodings == {PROTOBUF}
     assert [History.FromString(data) for data in as_protobuf] == batches
+
+
+@pytest.mark.usefixtures("small_parts")
+def test_protojson_path_runs_no_python_protojson_on_events(stub: service_pb2_grpc.ArchiverServiceStub,
+                                                           roots: Roots, request: pytest.FixtureRequest) -> None:
+    """Archive and read back as protojson with Python protojson failing on events: nothing notices.
+
+    The same archive with protobuf batches (which the codec must encode) fails, so the guard works.
+    """
+    codec_root, uri, _ = roots
+    batches = _history()
+    history = request_for(batches)
+    payloads = [encode_message(b) for b in batches]
+    request.getfixturevalue("no_history_protojson")
+
+    _archive(stub, uri, history, payloads, PROTOJSON)
+    as_json, encodings = _read_all(stub, uri, history, PROTOJSON)
+    assert encodings == {PROTOJSON}
+    assert b",".join(as_json) == b",".join(payloads)
+    with pytest.raises(grpc.RpcError) as raised:
+        _archive(stub, codec_root, history, [b.SerializeToString() for b in batches], PROTOBUF)
+    assert raised.value.code() == grpc.StatusCode.INTERNAL
 
 
 def test_history_encoding_of_roots(stub: service_pb2_grpc.ArchiverServiceStub, tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         self.check_uri(parsed)
         request.validate()
         if PROTOJSON in accepted and self._open(parsed)[2].stored_encoding == PROTOJSON:
-            batches, token = self._page(parsed, request, Part.batch_json)
+            batches, token = self._page(parsed, request, _protojson)
             return EncodedHistoryPage(batches, PROTOJSON, token)
         return super().get_encoded(parsed, request, accepted)
 
@@ -388,6 +388,11 @@ def _decoded(part: Part, index: int) -> tuple[History, list[int]]:
     """Batch ``index`` of ``part`` as a ``History``, and its event ids."""
     batch = part.batch(index)
     return batch, [event.event_id for event in batch.events]
+
+
+def _protojson(part: Part, index: int) -> tuple[bytes, list[int]]:
+    """Batch ``index`` of ``part`` as protojson (cut from a compat part, not re-encoded), and its event ids."""
+    return part.batch_json(index)
 
 
 def _check_continues(event_ids: list[int], expected: int, source: str) -> int:
