@@ -21,7 +21,9 @@ Needs only the project (no emulator, no Temporal server).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -50,8 +53,6 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -67,7 +68,7 @@ def _start_sidecar() -> tuple[subprocess.Popen[bytes], str]:
     return process, address
 
 
-def _messages(uri: str, request: ArchiveHistoryRequest, payloads: list[bytes], encoding: int) -> list[pb.ArchiveHistoryRequest]:
+def _messages(uri: str, request: ArchiveHistoryRequest, payloads: list[bytes], encoding: int) -> list[Any]:
     header = header_to_pb(uri, request)
     header.batch_encoding = encoding
     messages = [pb.ArchiveHistoryRequest(header=header)]
@@ -84,8 +85,19 @@ def _messages(uri: str, request: ArchiveHistoryRequest, payloads: list[bytes], e
     return messages
 
 
-def _read_all(stub: service_pb2_grpc.ArchiverServiceStub, uri: str, request: ArchiveHistoryRequest,
-              accepted: list[int]) -> int:
+def _archive_all(stub: service_pb2_grpc.ArchiverServiceStub, streams: list[list[Any]]) -> None:
+    for messages in streams:
+        stub.ArchiveHistory(iter(messages), timeout=300)
+
+
+def _read_all(stub: service_pb2_grpc.ArchiverServiceStub, uri: str, requests: list[ArchiveHistoryRequest],
+              accepted: list[Any]) -> None:
+    for request in requests:
+        _read_one(stub, uri, request, accepted)
+
+
+def _read_one(stub: service_pb2_grpc.ArchiverServiceStub, uri: str, request: ArchiveHistoryRequest,
+              accepted: list[Any]) -> int:
     token, events = b"", 0
     while True:
         page = stub.GetHistory(pb.GetHistoryRequest(
@@ -135,11 +147,10 @@ def main() -> None:
                 for name, payloads, encoding in (("protobuf", binary, pb.BATCH_ENCODING_PROTOBUF),
                                                  ("protojson", as_json, pb.BATCH_ENCODING_PROTOJSON)):
                     streams = [_messages(uri, r, payloads, encoding) for r in requests[name]]
-                    cpu["archive", name] = _measure(process.pid, lambda s=streams: [  # type: ignore[misc]
-                        stub.ArchiveHistory(iter(m), timeout=300) for m in s])
+                    cpu["archive", name] = _measure(process.pid, functools.partial(_archive_all, stub, streams))
                     accepted = [] if name == "protobuf" else [pb.BATCH_ENCODING_PROTOJSON]
-                    cpu["read", name] = _measure(process.pid, lambda rs=requests[name], a=accepted: [  # type: ignore[misc]
-                        _read_all(stub, uri, r, a) for r in rs])
+                    read = functools.partial(_read_all, stub, uri, requests[name], accepted)
+                    cpu["read", name] = _measure(process.pid, read)
                 for phase in ("archive", "read"):
                     base = cpu[phase, "protobuf"] * 1000 / (megabytes * args.runs)
                     new = cpu[phase, "protojson"] * 1000 / (megabytes * args.runs)

@@ -124,7 +124,7 @@ def _archive(
 
 
 def _read_all(
-    stub: service_pb2_grpc.ArchiverServiceStub, uri: str, request: ArchiveHistoryRequest, *accepted: int
+    stub: service_pb2_grpc.ArchiverServiceStub, uri: str, request: ArchiveHistoryRequest, *accepted: Any
 ) -> tuple[list[bytes], set[int]]:
     """Every batch of the archived history, paging 10 events at a time, and the encodings the pages came in."""
     batches: list[bytes] = []
