@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from temporalio.api.history.v1 import History, HistoryEvent
+from temporalio.api.history.v1 import History
 
 from archivers.codec.protojson import decode_histories, encode_message
 from archivers.errors import InvalidHistoryError
@@ -29,9 +29,6 @@ PROTOBUF = "protobuf"
 PROTOJSON = "protojson"
 """Batches as Go's protojson of ``History``: what the compat layouts (filestore, s3store, gcloud) store."""
 
-_EVENT_FIELDS = frozenset(
-    name for field in HistoryEvent.DESCRIPTOR.fields for name in (field.json_name, field.name)
-)
 _COMPACT = (",", ":")
 _INT64 = re.compile(r"-?[0-9]{1,19}")
 
@@ -70,9 +67,9 @@ class JsonBatch:
         """Check that ``data`` is a protojson ``History`` whose events have contiguous ids, and read its facts.
 
         Checked: the text is JSON; it is an object with no field but ``events``; every event is an
-        object whose fields are ``HistoryEvent`` fields, with an ``eventId`` and an optional
-        ``version`` (protojson int64: a decimal string, or a number). Event attributes are not
-        checked field by field (that is the decoding this class avoids). Raises
+        object with an ``eventId`` and an optional ``version`` (protojson int64: a decimal string, or
+        a number). Other event fields are not checked (that is the decoding this class avoids):
+        fields of a newer Temporal API than this package's are kept as sent. Raises
         :class:`InvalidHistoryError` naming ``source``. Newlines (JSON whitespace, as text holds
         them only escaped) become spaces, so a batch is always one line.
         """
@@ -141,12 +138,7 @@ def _facts_of_json(parsed: Any, source: str) -> BatchFacts | None:
     ids = json_event_ids(parsed, source, InvalidHistoryError)
     if not ids:
         return None
-    versions = []
-    for event in parsed["events"]:
-        unknown = set(event) - _EVENT_FIELDS
-        if unknown:
-            raise InvalidHistoryError(f"{source}: unknown HistoryEvent field {sorted(unknown)[0]!r}")
-        versions.append(_int64(event.get("version", 0), "version", source, InvalidHistoryError))
+    versions = [_int64(event.get("version", 0), "version", source, InvalidHistoryError) for event in parsed["events"]]
     for offset, event_id in enumerate(ids):
         _check_id(ids[0] + offset, event_id)
     return BatchFacts(ids[0], ids[-1], versions[0], versions[-1], max(versions))

@@ -244,9 +244,9 @@ def _renumbered(data: bytes) -> bytes:
     return json.dumps(parsed).encode()
 
 
-def _unknown_field(data: bytes) -> bytes:
+def _batch_field(data: bytes) -> bytes:
     parsed = json.loads(data)
-    parsed["events"][0]["notAField"] = 1
+    parsed["notAField"] = 1
     return json.dumps(parsed).encode()
 
 
@@ -256,7 +256,7 @@ def _unknown_field(data: bytes) -> bytes:
         (lambda data: data[:-1], "history batch 1 is not a protojson"),
         (lambda data: b"[" + data + b"]", "history batch 1 is not a protojson History"),
         (_renumbered, "events out of order"),
-        (_unknown_field, "unknown HistoryEvent field 'notAField'"),
+        (_batch_field, "history batch 1 is not a protojson History (an object whose only field is events)"),
         (lambda data: data.replace(b'"eventId":"5"', b'"eventId":5.5'), "no valid eventId"),
     ],
 )
@@ -272,6 +272,22 @@ def test_bad_protojson_batch_is_invalid_argument_and_stores_nothing(
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in (raised.value.details() or "")
     assert _files(tmp_path) == {}
+
+
+def test_event_fields_of_a_newer_api_are_stored_as_sent(
+    stub: service_pb2_grpc.ArchiverServiceStub, tmp_path: Path
+) -> None:
+    """A server on a newer Temporal API may send event fields this package does not know: kept, not refused."""
+    uri = f"file://{tmp_path}/archive"
+    batches = _history()
+    payloads = [encode_message(b) for b in batches]
+    parsed = json.loads(payloads[0])
+    parsed["events"][0]["fieldOfANewerApi"] = {"x": "1"}
+    payloads[0] = json.dumps(parsed, separators=(",", ":")).encode()
+    _archive(stub, uri, request_for(batches), payloads, PROTOJSON)
+
+    (stored,) = _files(tmp_path).values()
+    assert stored == b"[" + b",".join(payloads) + b"]"
 
 
 def test_mutated_protojson_history_fails_as_the_protobuf_one(
