@@ -18,11 +18,11 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import json_format
 from temporalio.api.history.v1 import History, HistoryEvent
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
+from archivers.codec import protojson
 from archivers.codec.protojson import decode_histories, encode_message
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.objects import history_archiver
@@ -69,26 +69,28 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def no_history_protojson(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Python protojson (``json_format``) fails on ``History`` and ``HistoryEvent`` while the test runs.
+    """The Python protojson codec fails on ``History`` and ``HistoryEvent`` while the test runs.
 
-    The sidecar runs in this process, so this catches any event batch it decodes from or encodes to JSON.
+    Its two ways in (:func:`~archivers.codec.protojson.parse_dict` under every decode,
+    ``message_dict`` under every encode) are guarded. The sidecar runs in this process, so this
+    catches any event batch it decodes from or encodes to JSON.
     """
-    parse, to_dict = json_format.ParseDict, json_format.MessageToDict
+    parse, to_dict = protojson.parse_dict, protojson.message_dict
 
-    def check(message: Any) -> None:
-        if isinstance(message, (History, HistoryEvent)):
-            raise AssertionError(f"Python protojson ran on a {type(message).__name__}")
+    def check(message_type: type) -> None:
+        if issubclass(message_type, (History, HistoryEvent)):
+            raise AssertionError(f"Python protojson ran on a {message_type.__name__}")
 
-    def guarded_parse(value: Any, message: Any, **options: Any) -> Any:
-        check(message)
-        return parse(value, message, **options)
+    def guarded_parse(parsed: Any, message_type: Any, **options: Any) -> Any:
+        check(message_type)
+        return parse(parsed, message_type, **options)
 
-    def guarded_to_dict(message: Any, **options: Any) -> Any:
-        check(message)
-        return to_dict(message, **options)
+    def guarded_to_dict(message: Any, floats: Any) -> Any:
+        check(type(message))
+        return to_dict(message, floats)
 
-    monkeypatch.setattr(json_format, "ParseDict", guarded_parse)
-    monkeypatch.setattr(json_format, "MessageToDict", guarded_to_dict)
+    monkeypatch.setattr(protojson, "parse_dict", guarded_parse)
+    monkeypatch.setattr(protojson, "message_dict", guarded_to_dict)
 
 
 def _files(directory: Path) -> dict[str, bytes]:
