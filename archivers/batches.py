@@ -1,26 +1,24 @@
-"""Event batches as archivers take them: ``History`` messages, or ``History`` objects already in protojson.
+"""Event batches as bytes: their encodings, the facts the archive checks need, and how to read them.
 
-A compat layout stores each batch as Go's protojson (:mod:`archivers.codec.protojson`). A client
-that already holds that text (the Go shim encodes batches with Temporal's own encoder) hands it over
-as a :class:`JsonBatch`, which a compat layout stores as is: no protobuf decoding or encoding of
-events. :meth:`JsonBatch.parse` checks the text cheaply instead (``json.loads``, which is C code,
-and the few fields the archive checks need); :func:`facts_of` gives those fields for either kind,
-so the checks of :mod:`archivers.history_checks` and the layouts treat both alike.
-
-Constants name the batch encodings of the sidecar contract (``BatchEncoding`` in ``service.proto``).
+A batch travels as a serialized ``History`` (:data:`PROTOBUF`: what the native layout stores) or as
+Go's protojson of one (:data:`PROTOJSON`: what the compat layouts store; the Go shim writes it with
+Temporal's own encoder). :func:`read_batch` checks a batch in either encoding without decoding its
+events into messages and gives its :class:`BatchInfo`, so a layout that stores that encoding keeps
+the bytes as received. Constants name the encodings of the sidecar contract (``BatchEncoding`` in
+``service.proto``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from google.protobuf.message import DecodeError
 from temporalio.api.history.v1 import History
 
-from archivers.codec.protojson import decode_histories, encode_message
-from archivers.errors import InvalidHistoryError
+from archivers.codec.protojson import decode_histories
+from archivers.errors import InvalidArgumentError, InvalidHistoryError
 from archivers.nesting import nesting_limit
 
 PROTOBUF = "protobuf"
@@ -29,91 +27,79 @@ PROTOBUF = "protobuf"
 PROTOJSON = "protojson"
 """Batches as Go's protojson of ``History``: what the compat layouts (filestore, s3store, gcloud) store."""
 
+ENCODINGS = (PROTOBUF, PROTOJSON)
+"""Every batch encoding."""
+
 _COMPACT = (",", ":")
 _INT64 = re.compile(r"-?[0-9]{1,19}")
 
 
-@dataclass(frozen=True)
-class BatchFacts:
-    """What the archive checks need of a batch: its first and last event (id, version), the highest version, the count.
-
-    Only batches with events have facts; ids are contiguous from ``first_event_id`` to ``last_event_id``.
-    """
+class BatchInfo(NamedTuple):
+    """What the checks and a part's header need of a batch: its event range and end versions (a cheap tuple)."""
 
     first_event_id: int
-    last_event_id: int
+    event_count: int
     first_version: int
     last_version: int
-    max_version: int
 
     @property
-    def event_count(self) -> int:
-        """The number of events."""
-        return self.last_event_id - self.first_event_id + 1
-
-
-@dataclass(frozen=True)
-class JsonBatch:
-    """One ``History`` batch as protojson ``data`` (one JSON object, no newline), with its ``facts``.
-
-    ``facts`` is ``None`` for a batch without events. Build one with :meth:`parse`.
-    """
-
-    data: bytes
-    facts: BatchFacts | None
+    def last_event_id(self) -> int:
+        """The id of the batch's last event (batches hold consecutive ids)."""
+        return self.first_event_id + self.event_count - 1
 
     @classmethod
-    def parse(cls, data: bytes, source: str) -> JsonBatch:
-        """Check that ``data`` is a protojson ``History`` whose events have contiguous ids, and read its facts.
-
-        Checked: the text is JSON; it is an object with no field but ``events``; every event is an
-        object with an ``eventId`` and an optional ``version`` (protojson int64: a decimal string, or
-        a number). Other event fields are not checked (that is the decoding this class avoids):
-        fields of a newer Temporal API than this package's are kept as sent. Raises
-        :class:`InvalidHistoryError` naming ``source``. Newlines (JSON whitespace, as text holds
-        them only escaped) become spaces, so a batch is always one line.
-        """
-        try:
-            with nesting_limit(InvalidHistoryError, source):
-                parsed = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidHistoryError(f"{source} is not a protojson temporal.api.history.v1.History: {exc}") from exc
-        if b"\n" in data or b"\r" in data:
-            data = data.replace(b"\r", b" ").replace(b"\n", b" ")
-        return cls(data, _facts_of_json(parsed, source))
-
-    def to_history(self, source: str) -> History:
-        """The batch as a ``History`` message (decodes every event: for layouts that do not store protojson)."""
-        (history,) = decode_histories(b"[" + self.data + b"]", source=source)
-        return history
+    def of(cls, batch: History) -> BatchInfo:
+        """The info of a non-empty batch whose event ids are consecutive."""
+        events = batch.events
+        first, last = events[0], events[-1]
+        return cls(first.event_id, len(events), first.version, last.version)
 
 
-Batch = History | JsonBatch
-"""An event batch as archivers take it."""
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if it is one of :data:`ENCODINGS`, else :class:`InvalidArgumentError`."""
+    if encoding not in ENCODINGS:
+        raise InvalidArgumentError(f"unknown batch encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+    return encoding
 
 
-def facts_of(batch: Batch) -> BatchFacts | None:
-    """The facts of ``batch`` (``None`` without events); :class:`InvalidHistoryError` if its ids are not contiguous."""
-    if isinstance(batch, JsonBatch):
-        return batch.facts
-    events = batch.events
-    if not events:
-        return None
-    first = events[0].event_id
-    for offset, event in enumerate(events):
-        _check_id(first + offset, event.event_id)
-    versions = [event.version for event in events]
-    return BatchFacts(first, events[-1].event_id, versions[0], versions[-1], max(versions))
+def parse_batch(data: bytes, index: int) -> History:
+    """Batch number ``index`` of an archive, parsed; :class:`InvalidHistoryError` if it is not a ``History``."""
+    try:
+        return History.FromString(data)
+    except DecodeError as exc:
+        raise InvalidHistoryError(f"history batch {index} is not a serialized temporal.api.history.v1.History") from exc
 
 
-def protojson_of(batch: Batch) -> bytes:
-    """``batch`` as Go's protojson of one ``History`` (as received for a :class:`JsonBatch`, else encoded)."""
-    return batch.data if isinstance(batch, JsonBatch) else encode_message(batch)
+def decode_batch(data: bytes, index: int, encoding: str) -> History:
+    """Batch number ``index`` in ``encoding`` as a ``History`` (decodes every event: for layouts storing the other)."""
+    if encoding == PROTOBUF:
+        return parse_batch(data, index)
+    data, _ = read_batch(data, index, PROTOJSON)
+    (history,) = decode_histories(b"[" + data + b"]", source=f"history batch {index}")
+    return history
 
 
-def history_of(batch: Batch, source: str) -> History:
-    """``batch`` as a ``History`` message (decoded from protojson for a :class:`JsonBatch`)."""
-    return batch.to_history(source) if isinstance(batch, JsonBatch) else batch
+def read_batch(data: bytes, index: int, encoding: str) -> tuple[bytes, BatchInfo | None]:
+    """Batch number ``index`` as it is stored in ``encoding``, and its info (``None`` without events).
+
+    Checked, without decoding events into messages: the bytes are a ``History`` in ``encoding``
+    whose event ids run from the first to the last without a gap. Protobuf is parsed in C for its
+    first and last event; protojson with ``json.loads`` (C), reading each event's ``eventId`` and
+    ``version`` only (other event fields, maybe of a newer Temporal API than this package's, are
+    kept as sent), and newlines (JSON whitespace) become spaces so a stored batch is one line.
+    Raises :class:`InvalidHistoryError` naming the batch.
+    """
+    if encoding == PROTOBUF:
+        return data, _protobuf_info(data, index)
+    source = f"history batch {index}"
+    try:
+        with nesting_limit(InvalidHistoryError, source):
+            parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidHistoryError(f"{source} is not a protojson temporal.api.history.v1.History: {exc}") from exc
+    if b"\n" in data or b"\r" in data:
+        data = data.replace(b"\r", b" ").replace(b"\n", b" ")
+    return data, _protojson_info(parsed, source)
 
 
 def dumps_batch(parsed: dict[str, Any]) -> bytes:
@@ -132,16 +118,31 @@ def json_event_ids(parsed: Any, source: str, error: type[Exception]) -> list[int
             for event in events]
 
 
-def _facts_of_json(parsed: Any, source: str) -> BatchFacts | None:
+def _protobuf_info(data: bytes, index: int) -> BatchInfo | None:
+    events = parse_batch(data, index).events
+    if not events:
+        return None
+    first, last = events[0], events[-1]
+    if last.event_id - first.event_id + 1 != len(events):
+        raise InvalidHistoryError(
+            f"events out of order: batch {index} holds {len(events)} events from id {first.event_id} "
+            f"to id {last.event_id}"
+        )
+    return BatchInfo(first.event_id, len(events), first.version, last.version)
+
+
+def _protojson_info(parsed: Any, source: str) -> BatchInfo | None:
     if not isinstance(parsed, dict) or not set(parsed) <= {"events"}:
         raise InvalidHistoryError(f"{source} is not a protojson History (an object whose only field is events)")
     ids = json_event_ids(parsed, source, InvalidHistoryError)
     if not ids:
         return None
-    versions = [_int64(event.get("version", 0), "version", source, InvalidHistoryError) for event in parsed["events"]]
     for offset, event_id in enumerate(ids):
-        _check_id(ids[0] + offset, event_id)
-    return BatchFacts(ids[0], ids[-1], versions[0], versions[-1], max(versions))
+        if event_id != ids[0] + offset:
+            raise InvalidHistoryError(f"events out of order: expected event id {ids[0] + offset}, got {event_id}")
+    first, last = (_int64(event.get("version", 0), "version", source, InvalidHistoryError)
+                   for event in (parsed["events"][0], parsed["events"][-1]))
+    return BatchInfo(ids[0], len(ids), first, last)
 
 
 def _int64(value: Any, name: str, source: str, error: type[Exception]) -> int:
@@ -151,8 +152,3 @@ def _int64(value: Any, name: str, source: str, error: type[Exception]) -> int:
     if type(value) is int:
         return value
     raise error(f"{source}: an event has no valid {name} (protojson int64), got {value!r}")
-
-
-def _check_id(expected: int, got: int) -> None:
-    if got != expected:
-        raise InvalidHistoryError(f"events out of order: expected event id {expected}, got {got}")

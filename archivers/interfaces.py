@@ -15,7 +15,7 @@ from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.batches import PROTOBUF, Batch
+from archivers.batches import PROTOBUF, check_encoding, decode_batch
 from archivers.errors import InvalidArgumentError
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.roots import RootManager
@@ -104,10 +104,10 @@ class GetHistoryResponse:
 
 @dataclass(frozen=True)
 class EncodedHistoryPage:
-    """One page of history batches, each in ``encoding`` (see :mod:`archivers.batches`), and the next token."""
+    """One page of history batches, each a ``History`` in ``encoding`` (:mod:`archivers.batches`), and the token."""
 
     batches: list[bytes]
-    encoding: str
+    encoding: str = PROTOBUF
     next_page_token: bytes = b""
 
 
@@ -203,13 +203,11 @@ class HistoryArchiver(_URIChecks):
         self,
         uri: URI | str,
         request: ArchiveHistoryRequest,
-        batches: Iterable[Batch],
+        batches: Iterable[History],
         progress: ProgressRecorder | None = None,
     ) -> None:
         """Archive the history of ``request``'s run from ``batches`` (event batches in order).
 
-        A batch is a ``History`` or a :class:`~archivers.batches.JsonBatch`; either kind is
-        archived to any root (the one :meth:`stored_encoding` names is stored without re-encoding).
         ``progress``, if given, is told each time more events have become durable.
         """
         parsed = as_uri(uri)
@@ -224,26 +222,45 @@ class HistoryArchiver(_URIChecks):
         request.validate()
         return self._get(parsed, request)
 
-    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
-        """The page :meth:`get` returns, each batch encoded (the root's :meth:`stored_encoding` if accepted).
+    def archive_encoded(
+        self,
+        uri: URI | str,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[bytes],
+        encoding: str = PROTOBUF,
+        progress: ProgressRecorder | None = None,
+    ) -> None:
+        """:meth:`archive` from batches each a ``History`` in ``encoding`` (what the sidecar receives).
 
-        Batches are in the root's stored encoding if ``accepted`` holds it, else binary protobuf.
-        Backends that can serve stored batches without decoding them override this; the default
-        encodes what :meth:`get` returns as binary protobuf.
+        Same contract; bytes that are not a ``History`` in ``encoding`` raise
+        :class:`InvalidHistoryError`. A layout that stores ``encoding`` (:meth:`stored_encoding`)
+        stores the batches as received, checked per batch (event ids, first and last version:
+        :class:`archivers.history_checks.CheckedEncoded`); others decode them.
         """
-        page = self.get(uri, request)
-        return EncodedHistoryPage(
-            [batch.SerializeToString() for batch in page.history_batches], PROTOBUF, page.next_page_token
-        )
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        self._archive_encoded(parsed, request, batches, check_encoding(encoding), progress)
+
+    def get_encoded(
+        self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str] = (PROTOBUF,)
+    ) -> EncodedHistoryPage:
+        """:meth:`get` with each batch encoded (what the sidecar sends); same pages and tokens.
+
+        Batches are in the root's :meth:`stored_encoding` if ``accepted`` holds it, served as
+        slices of the stored bytes without decoding events; else binary protobuf. The page says
+        which.
+        """
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        request.validate()
+        return self._get_encoded(parsed, request, accepted)
 
     def stored_encoding(self, uri: URI | str) -> str:
-        """The batch encoding the root of ``uri`` stores (:mod:`archivers.batches`; default: protobuf).
-
-        :meth:`archive` stores batches given in it, and :meth:`get_encoded` serves them in it,
-        without decoding or encoding events.
-        """
-        self.check_uri(as_uri(uri))
-        return PROTOBUF
+        """The batch encoding the root of ``uri`` stores (:mod:`archivers.batches`): protojson for compat roots."""
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        return self._stored_encoding(parsed)
 
     def progress(self, uri: URI | str, request: ArchiveHistoryRequest) -> ArchiveProgress:
         """Return how much of ``request``'s history is durably archived (where a retry resumes)."""
@@ -270,7 +287,7 @@ class HistoryArchiver(_URIChecks):
 
     @abc.abstractmethod
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None: ...
 
     @abc.abstractmethod
@@ -278,6 +295,25 @@ class HistoryArchiver(_URIChecks):
 
     @abc.abstractmethod
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress: ...
+
+    def _archive_encoded(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[bytes],
+        encoding: str,
+        progress: ProgressRecorder | None,
+    ) -> None:
+        decoded = (decode_batch(data, index, encoding) for index, data in enumerate(batches))
+        self._archive(uri, request, decoded, progress)
+
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        response = self._get(uri, request)
+        serialized = [batch.SerializeToString() for batch in response.history_batches]
+        return EncodedHistoryPage(serialized, PROTOBUF, response.next_page_token)
+
+    def _stored_encoding(self, uri: URI) -> str:
+        return PROTOBUF
 
 
 class VisibilityArchiver(_URIChecks):

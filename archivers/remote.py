@@ -9,18 +9,20 @@ the table in :mod:`archivers.wire.status`). Needs the ``sidecar`` extra (``grpci
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 import grpc
+from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.batches import Batch, history_of
+from archivers.batches import ENCODINGS, PROTOBUF
 from archivers.errors import ArchiverError, InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -32,6 +34,9 @@ from archivers.interfaces import (
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.uri import URI, as_uri
 from archivers.wire.messages import (
+    encoded_page_from_pb,
+    encoding_from_pb,
+    encoding_to_pb,
     get_request_to_pb,
     get_response_from_pb,
     header_to_pb,
@@ -152,10 +157,22 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
         self.group_bytes = group_bytes
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
+    ) -> None:
+        self._archive_encoded(uri, request, (batch.SerializeToString() for batch in batches), PROTOBUF, progress)
+
+    def _archive_encoded(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[bytes],
+        encoding: str,
+        progress: ProgressRecorder | None,
     ) -> None:
         failure: list[Exception] = []
-        stream = self._stream(header_to_pb(uri, request), batches, failure)
+        header = header_to_pb(uri, request)
+        header.batch_encoding = encoding_to_pb(encoding)
+        stream = self._stream(header, batches, failure)
         try:
             response = self._stub.ArchiveHistory(stream, timeout=self.timeout)
         except grpc.RpcError as exc:
@@ -168,13 +185,12 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
             for point in response.progress:
                 progress.record(progress_from_pb(point))
 
-    def _stream(self, header: Any, batches: Iterable[Batch], failure: list[Exception]) -> Iterator[Any]:
+    def _stream(self, header: Any, batches: Iterable[bytes], failure: list[Exception]) -> Iterator[Any]:
         yield pb.ArchiveHistoryRequest(header=header)
         group: list[bytes] = []
         size = 0
         try:
-            for batch in batches:
-                data = history_of(batch, "a protojson batch sent to the sidecar").SerializeToString()
+            for data in batches:
                 group.append(data)
                 size += len(data)
                 if size >= self.group_bytes:
@@ -189,6 +205,15 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return get_response_from_pb(self._call("GetHistory", get_request_to_pb(uri, request)))
+
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        message = get_request_to_pb(uri, request)
+        message.accepted_encodings.extend(encoding_to_pb(name) for name in sorted(set(accepted) & set(ENCODINGS)))
+        return encoded_page_from_pb(self._call("GetHistory", message))
+
+    def _stored_encoding(self, uri: URI) -> str:
+        response = self._call("GetHistoryEncoding", pb.GetHistoryEncodingRequest(uri=str(uri)))
+        return encoding_from_pb(response.batch_encoding)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         response = self._call("GetArchiveProgress", pb.GetArchiveProgressRequest(header=header_to_pb(uri, request)))

@@ -40,12 +40,10 @@ from typing import Any
 import _repo_on_path  # noqa: F401  (for tests.harness)
 from temporalio.api.history.v1 import History
 
-from archivers.codec.protojson import encode_message
 from archivers.errors import MissingDependencyError
 from archivers.interfaces import ArchiveHistoryRequest, GetHistoryRequest, HistoryArchiver, QueryVisibilityRequest
 from archivers.layouts import gcloud, s3store
-from archivers.layouts.base import HistoryLayout
-from archivers.objects.history_archiver import TARGET_PART_BYTES
+from archivers.layouts.base import HistoryLayout, encode_history
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.testing.sample import sample_records
 from archivers.testing.synthetic import request_for, synthetic_history
@@ -135,20 +133,7 @@ def environment(values: dict[str, str], remove: tuple[str, ...] = ()) -> Iterato
 
 def split_parts(objects: HistoryLayout, request: ArchiveHistoryRequest, batches: list[History]) -> list[bytes]:
     """The stored bytes of every part, split as the archiver splits them (a part closes at ~2 MiB)."""
-    parts: list[bytes] = []
-    current: list[History] = []
-    encoded: list[bytes] = []
-    size = 0
-    for batch in batches:
-        if size >= TARGET_PART_BYTES:
-            parts.append(objects.encode_part(request, encoded, current, False))
-            current, encoded, size = [], [], 0
-        data = encode_message(batch)
-        current.append(batch)
-        encoded.append(data)
-        size += len(data)
-    parts.append(objects.encode_part(request, encoded, current, True))
-    return parts
+    return encode_history(objects, request, batches)
 
 
 def part_keys(target: Target, request: ArchiveHistoryRequest, count: int) -> list[str]:

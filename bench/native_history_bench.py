@@ -4,14 +4,18 @@ For synthetic histories (``--sizes``, default 1k, 10k and 50k events; 3 events a
 payloads, as the conformance suite's), in one run:
 
 - *size*: bytes stored by the native layout vs. the protojson of the s3store layout;
-- *archive*: ``HistoryArchiver.archive`` to a native root (a new run each time) vs. the *baseline*:
+- *archive*: ``HistoryArchiver.archive_encoded`` (serialized batches, the sidecar's path) and
+  ``archive`` (``History`` messages) to a native root (a new run each time) vs. the *baseline*:
   the raw store writing exactly the native parts' bytes (file://: ``open(O_EXCL)``, write, fsync;
   s3 on moto's server: boto3 ``put_object``), best of ``--repeat``;
-- *get*: every page (256 events) through ``HistoryArchiver.get`` vs. the raw read of the same
-  objects (``open().read()`` / ``get_object``);
-- *first page* of the largest history on file://, in a new process (imports excluded, the root's
+- *get*: every page (256 events) through ``get_encoded`` and ``get`` vs. the raw read of the
+  same objects (``open().read()`` / ``get_object``);
+- the same serialized archive and get **through a sidecar process** (``archiver serve``, called
+  with :class:`archivers.remote.RemoteHistoryArchiver` over loopback gRPC);
+- *first page* of the largest history on file://, in 5 new processes (imports excluded, the root's
   descriptor read included), beside the raw read of its first part in that process; and the
-  requests the first page costs on s3 (through a counting proxy, a new archiver).
+  requests the first page costs on s3 without and with the close failover version (through a
+  counting proxy, a new archiver).
 
     python bench/native_history_bench.py [--sizes 1000,10000,50000] [--repeat 3]
 """
@@ -25,17 +29,19 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import _repo_on_path  # noqa: F401  (for tests.harness)
+from _sidecar_process import SidecarProcess
 from temporalio.api.history.v1 import History
 
 from archivers.interfaces import GetHistoryRequest, HistoryArchiver
 from archivers.layouts import native, s3store
-from archivers.layouts.base import HistoryLayout
-from archivers.objects.history_archiver import TARGET_PART_BYTES
+from archivers.layouts.base import HistoryLayout, encode_history
 from archivers.registry import get_history_archiver, get_root_manager
+from archivers.remote import RemoteHistoryArchiver, connect
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI
 from tests.harness.emulators import MotoS3Server
@@ -45,19 +51,8 @@ PAGE = 256
 
 
 def parts(layout: HistoryLayout, batches: list[History], run: str) -> list[bytes]:
-    """The parts the archiver stores for ``batches`` (same cut: ~2 MiB of encoded batches each)."""
-    request = request_for(batches, run_id=run)
-    out: list[bytes] = []
-    group: list[History] = []
-    encoded: list[bytes] = []
-    for batch in batches:
-        if sum(map(len, encoded)) >= TARGET_PART_BYTES:
-            out.append(layout.encode_part(request, encoded, group, False))
-            group, encoded = [], []
-        group.append(batch)
-        encoded.append(layout.encode_batch(batch))
-    out.append(layout.encode_part(request, encoded, group, True))
-    return out
+    """The parts the archiver stores for ``batches``."""
+    return encode_history(layout, request_for(batches, run_id=run), batches)
 
 
 def best(repeat: int, run: Callable[[int], object]) -> float:
@@ -70,44 +65,76 @@ def best(repeat: int, run: Callable[[int], object]) -> float:
     return min(times)
 
 
-def read_all(history: HistoryArchiver, uri: str, run: str) -> int:
-    """Every page of one run; returns the event count."""
-    token, events = b"", 0
+def read_all(history: HistoryArchiver, uri: str, run: str, serialized: bool) -> int:
+    """Every page of one run (``get_encoded`` or ``get``); returns the batch count."""
+    token, batches = b"", 0
     while True:
-        response = history.get(uri, GetHistoryRequest("test-namespace-id", "test-workflow-id", run, None, token, PAGE))
-        events += sum(len(b.events) for b in response.history_batches)
-        token = response.next_page_token
+        request = GetHistoryRequest("test-namespace-id", "test-workflow-id", run, None, token, PAGE)
+        if serialized:
+            page = history.get_encoded(uri, request)
+            batches += len(page.batches)
+            token = page.next_page_token
+        else:
+            response = history.get(uri, request)
+            batches += len(response.history_batches)
+            token = response.next_page_token
         if not token:
-            return events
+            return batches
 
 
 def compare(name: str, measured: float, baseline: float) -> None:
     """One line: the native figure, the raw baseline and raw/native (>= 0.9: within 10% of raw)."""
     print(
-        f"  {name:<26} native {measured * 1000:8.1f} ms  raw {baseline * 1000:8.1f} ms"
+        f"  {name:<34} native {measured * 1000:8.1f} ms  raw {baseline * 1000:8.1f} ms"
         f"  raw/native {baseline / measured:4.2f}"
     )
 
 
 def measure(
     uri: str,
-    archivers: Callable[[], HistoryArchiver],
+    history: HistoryArchiver,
     raw_put: Callable[[str, bytes], object],
     raw_get: Callable[[str], object],
     size: int,
     repeat: int,
+    *,
+    section: str,
+    messages: bool = True,
 ) -> None:
-    """Archive and full get of one size through ``archivers()``, beside the raw put and get of the same parts."""
+    """Archive and full get of one size through ``history``, beside the raw put and get of the same parts.
+
+    Serialized batches (``archive_encoded``/``get_encoded``: the sidecar's path) always;
+    ``History`` messages (``archive``/``get``) too if ``messages``. Each repeat archives and reads
+    its own run, so no read is served from the archiver's part cache.
+    """
     batches = synthetic_history(size)
+    serialized = [b.SerializeToString() for b in batches]
     stored = parts(native.LAYOUT, batches, "x")
-    history = archivers()
-    archive = best(repeat, lambda a: history.archive(uri, request_for(batches, run_id=f"run-{size}-{a}"), batches))
-    put = best(repeat, lambda a: [raw_put(f"{size}-{a}-{i}", data) for i, data in enumerate(stored)])
-    compare(f"archive {size} events", archive, put)
-    fresh = [archivers() for _ in range(repeat)]  # new archivers: no part cached
-    get = best(repeat, lambda a: read_all(fresh[a], uri, f"run-{size}-0"))
-    raw = best(repeat, lambda a: [raw_get(f"{size}-0-{i}") for i in range(len(stored))])
-    compare(f"full get {size} events", get, raw)
+    tag = uuid.uuid4().hex[:8]  # raw objects of this call only
+    put = best(repeat, lambda a: [raw_put(f"{tag}-{size}-{a}-{i}", data) for i, data in enumerate(stored)])
+    raw = best(repeat, lambda a: [raw_get(f"{tag}-{size}-{a}-{i}") for i in range(len(stored))])
+    for kind in ("serialized", "History") if messages else ("serialized",):
+        archive, get = _timed(uri, history, batches, serialized, f"{section}-{size}-{kind}", repeat)
+        compare(f"archive {size} events ({kind})", archive, put)
+        compare(f"full get {size} events ({kind})", get, raw)
+
+
+def _timed(
+    uri: str, history: HistoryArchiver, batches: list[History], serialized: list[bytes], name: str, repeat: int
+) -> tuple[float, float]:
+    """Best archive and full-get times, each repeat on its own run ``run-<name>-<repeat>``.
+
+    ``name`` ends with the kind of batches: ``serialized`` or ``History``.
+    """
+    run = f"run-{name}-{{}}"
+    if name.endswith("serialized"):
+        archive = best(
+            repeat, lambda a: history.archive_encoded(uri, request_for(batches, run_id=run.format(a)), serialized)
+        )
+    else:
+        archive = best(repeat, lambda a: history.archive(uri, request_for(batches, run_id=run.format(a)), batches))
+    get = best(repeat, lambda a: read_all(history, uri, run.format(a), name.endswith("serialized")))
+    return archive, get
 
 
 def bench_file(sizes: list[int], repeat: int) -> None:
@@ -123,12 +150,16 @@ def bench_file(sizes: list[int], repeat: int) -> None:
             handle.write(data)
             os.fsync(handle.fileno())
 
-    print("file:// (native root)")
+    raw_get = lambda name: (raw_dir / name).read_bytes()  # noqa: E731
+    print("file:// (native root), library")
     for size in sizes:
-        measure(
-            uri, lambda: get_history_archiver(uri), raw_put, lambda name: (raw_dir / name).read_bytes(), size, repeat
-        )
+        measure(uri, get_history_archiver(uri), raw_put, raw_get, size, repeat, section="lib")
     first_page(uri, root, max(sizes))
+    print("file:// (native root), through a sidecar process")
+    with SidecarProcess() as sidecar, connect(sidecar.address) as channel:
+        remote = RemoteHistoryArchiver(channel)
+        for size in sizes:
+            measure(uri, remote, raw_put, raw_get, size, repeat, section="sidecar", messages=False)
 
 
 _FIRST_PAGE = """
@@ -148,17 +179,22 @@ print(page, raw, sum(len(b.events) for b in response.history_batches))
 """
 
 
-def first_page(uri: str, root: str, size: int) -> None:
-    run = f"run-{size}-0"
+def first_page(uri: str, root: str, size: int, processes: int = 5) -> None:
+    """The first page of the largest history in ``processes`` new processes, one after the other."""
+    run = f"run-lib-{size}-serialized-0"
     key = native.LAYOUT.part_key("", request_for(synthetic_history(2), run_id=run), 0, 0)
     part = f"{root}/archive/{key}"
-    out = subprocess.run(
-        [sys.executable, "-c", _FIRST_PAGE, uri, part, run], capture_output=True, text=True, check=True
-    ).stdout.split()
-    page, raw, events = float(out[0]), float(out[1]), int(out[2])
+    pages, raws = [], []
+    for _ in range(processes):
+        out = subprocess.run(
+            [sys.executable, "-c", _FIRST_PAGE, uri, part, run], capture_output=True, text=True, check=True
+        ).stdout.split()
+        pages.append(float(out[0]) * 1000)
+        raws.append(float(out[1]) * 1000)
+        events = int(out[2])
     print(
-        f"  first page ({events} events) of {size}, new process: {page * 1000:.1f} ms"
-        f" (raw read of part 0: {raw * 1000:.1f} ms)"
+        f"  first page ({events} events) of {size}, {processes} new processes: "
+        f"{' '.join(f'{p:.1f}' for p in pages)} ms (raw read of part 0: {' '.join(f'{r:.1f}' for r in raws)} ms)"
     )
 
 
@@ -173,25 +209,27 @@ def bench_s3(sizes: list[int], repeat: int) -> None:
         uri = f"s3://{bucket}/archive"
         settings = {"endpoint": moto.endpoint_url, "region": moto.region, "s3ForcePathStyle": True}
         get_root_manager(uri, settings).init(URI.parse(uri), "native", "bench")
-        print("s3 on moto (native root)")
+        raw_put = lambda name, data: client.put_object(Bucket=bucket, Key=f"raw/{name}", Body=data)  # noqa: E731
+        raw_get = lambda name: client.get_object(Bucket=bucket, Key=f"raw/{name}")["Body"].read()  # noqa: E731
+        print("s3 on moto (native root), library")
         for size in sizes:
-            measure(
-                uri,
-                lambda: get_history_archiver(uri, settings),
-                lambda name, data: client.put_object(Bucket=bucket, Key=f"raw/{name}", Body=data),
-                lambda name: client.get_object(Bucket=bucket, Key=f"raw/{name}")["Body"].read(),
-                size,
-                repeat,
-            )
+            measure(uri, get_history_archiver(uri, settings), raw_put, raw_get, size, repeat, section="lib")
+        print("s3 on moto (native root), through a sidecar process")
+        with SidecarProcess({"s3store": settings}) as sidecar, connect(sidecar.address) as channel:
+            remote = RemoteHistoryArchiver(channel)
+            for size in sizes:
+                measure(uri, remote, raw_put, raw_get, size, repeat, section="sidecar", messages=False)
         size = max(sizes)
         with HttpProxy(moto.endpoint_url) as proxy:
             proxied = settings | {"endpoint": proxy.url}
-            read = GetHistoryRequest("test-namespace-id", "test-workflow-id", f"run-{size}-0", None, b"", PAGE)
-            get_history_archiver(uri, proxied).get(uri, read)  # the first call also reads the root's descriptor
-            proxy.reset_counts()
-            get_history_archiver(uri, proxied).get(uri, read)  # a new archiver: no part cached
-            sent = ", ".join(f"{r.method} {r.path.split('?')[0]}" for r in proxy.requests)
-            print(f"  first page of {size} events, requests of a second get: {sent}")
+            run = f"run-lib-{size}-serialized-0"
+            for version in (None, 0):
+                read = GetHistoryRequest("test-namespace-id", "test-workflow-id", run, version, b"", PAGE)
+                get_history_archiver(uri, proxied).get(uri, read)  # the first call also reads the root's descriptor
+                proxy.reset_counts()
+                get_history_archiver(uri, proxied).get(uri, read)  # a new archiver: no part cached
+                sent = ", ".join(f"{r.method} {r.path.split('?')[0]}" for r in proxy.requests)
+                print(f"  first page of {size} events, version {version}, requests of a second get: {sent}")
 
 
 def sizes_report(sizes: list[int]) -> None:

@@ -32,11 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.message import DecodeError
-from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
-from archivers.batches import PROTOJSON, Batch, JsonBatch, facts_of
+from archivers.batches import read_batch
 from archivers.config import ArchivalConfig
 from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError
 from archivers.interfaces import BackendConfig, HistoryArchiver, VisibilityArchiver
@@ -46,10 +44,10 @@ from archivers.roots import NATIVE
 from archivers.uri import URI
 from archivers.wire.messages import (
     accepted_from_pb,
-    encoded_page_to_pb,
     encoding_from_pb,
     encoding_to_pb,
     get_request_from_pb,
+    get_response_to_pb,
     header_from_pb,
     progress_to_pb,
     query_request_from_pb,
@@ -264,12 +262,12 @@ class ArchiverServicer:
             request = header_from_pb(header)
             recorder = _Recorder()
 
-            protojson = encoding_from_pb(header.batch_encoding) == PROTOJSON
+            encoding = encoding_from_pb(header.batch_encoding)
 
             def archive() -> Any:
                 archiver = self.history_archiver(header.uri)
-                batches = _batches(stream, request.next_event_id, protojson)
-                archiver.archive(header.uri, request, batches, progress=recorder)
+                batches = _batches(stream, request.next_event_id, encoding)
+                archiver.archive_encoded(header.uri, request, batches, encoding, progress=recorder)
                 return pb.ArchiveHistoryResponse(progress=[progress_to_pb(point) for point in recorder.points])
 
             return await self._in(self._stream_pool, archive)
@@ -278,12 +276,12 @@ class ArchiverServicer:
 
     @_mapped
     async def GetHistory(self, request: Any, context: Context) -> Any:
-        """Return one page of the archived history, each batch in the stored encoding if accepted, else protobuf."""
+        """Return one page of the archived history: in the stored encoding if accepted (stored bytes), else protobuf."""
 
         def get() -> Any:
             accepted = accepted_from_pb(request.accepted_encodings)
             page = self.history_archiver(request.uri).get_encoded(request.uri, get_request_from_pb(request), accepted)
-            return encoded_page_to_pb(page)
+            return get_response_to_pb(page)
 
         return await self._in(self._unary_pool, get)
 
@@ -320,19 +318,16 @@ class ArchiverServicer:
         return await self._in(self._unary_pool, query)
 
 
-def _batches(stream: RequestStream, next_event_id: int, protojson: bool) -> Iterator[Batch]:
-    """Decode the batches of the rest of the stream one message at a time.
+def _batches(stream: RequestStream, next_event_id: int, encoding: str) -> Iterator[bytes]:
+    """The batches (``History`` in ``encoding``) of the rest of the stream, one message at a time.
 
-    Binary batches become ``History`` messages; ``protojson`` batches become
-    :class:`~archivers.batches.JsonBatch` (checked cheaply, events not decoded).
-    Raises :class:`InvalidHistoryError` for bytes that are not a ``History`` and
-    :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
-    A stream that ends before event ``next_event_id - 1`` because the call was cancelled (or the
-    sidecar is stopping) raises :class:`TransientError` instead of ending: the library must not take a
-    cut stream for the end of the history (that would fail it as mutated and drop its progress).
+    Raises :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
+    A stream that ends where the history had not (its last batch does not end at event
+    ``next_event_id - 1``) because the call was cancelled (or the sidecar is stopping) raises
+    :class:`TransientError` instead of ending: the library must not take a cut stream for the end of
+    the history (that would fail it as mutated and drop its progress).
     """
-    index = 0
-    last_event_id = 0
+    last: bytes | None = None
     for number, message in enumerate(stream.blocking(), start=2):
         kind = message.WhichOneof("message")
         if kind == "abort":
@@ -340,18 +335,18 @@ def _batches(stream: RequestStream, next_event_id: int, protojson: bool) -> Iter
         if kind != "batches":
             raise InvalidArgumentError(f"ArchiveHistory message {number}: expected batches, got {kind or 'nothing'}")
         for data in message.batches.history:
-            batch = JsonBatch.parse(data, f"history batch {index}") if protojson else _decoded(data, index)
-            index += 1
-            facts = facts_of(batch)
-            if facts is not None:
-                last_event_id = facts.last_event_id
-            yield batch
-    if last_event_id != next_event_id - 1:
+            last = data
+            yield data
+    if not _ends_at(last, encoding, next_event_id - 1):
         stream.check_finished()
 
 
-def _decoded(data: bytes, index: int) -> History:
+def _ends_at(batch: bytes | None, encoding: str, event_id: int) -> bool:
+    """Whether ``batch`` reads and its last event is ``event_id`` (a batch that does not read was refused already)."""
+    if batch is None:
+        return event_id == 0
     try:
-        return History.FromString(data)
-    except DecodeError as exc:
-        raise InvalidHistoryError(f"history batch {index} is not a serialized temporal.api.history.v1.History") from exc
+        info = read_batch(batch, 0, encoding)[1]
+    except InvalidHistoryError:
+        return False
+    return info is not None and info.last_event_id == event_id

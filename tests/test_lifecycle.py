@@ -17,7 +17,8 @@ from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI,
 from archivers.cli import main
 from archivers.errors import ArchiveNotFoundError
 from archivers.interfaces import DeleteRunRequest, GetHistoryRequest
-from archivers.objects import history_archiver as object_history
+from archivers.layouts import base as layout_base
+from archivers.layouts import native as native_layout
 from archivers.registry import get_history_archiver
 from archivers.store import memory
 from archivers.testing.lifecycle_conformance import HistoryDeleteConformance, VisibilityDeleteConformance
@@ -66,7 +67,8 @@ def test_an_interrupted_delete_serves_nothing_and_is_finished_by_the_next(
     layout: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last part goes first: a delete cut after one object leaves a history ``get`` refuses."""
-    monkeypatch.setattr(object_history, "TARGET_PART_BYTES", 2_000)  # several parts from a small history
+    monkeypatch.setattr(layout_base, "TARGET_PART_BYTES", 2_000)  # several parts from a small history
+    monkeypatch.setattr(native_layout, "PART_RAW_LIMIT", 2_000)
     bucket = f"lifecycle-{layout}"
     memory.create_bucket(bucket)
     try:

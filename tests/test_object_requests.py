@@ -36,14 +36,15 @@ from conftest import AzureContainer, GcsBucket, S3Bucket
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.config import ArchivalConfig
 from archivers.interfaces import GetHistoryRequest, HistoryArchiver, QueryVisibilityRequest, VisibilityArchiver
-from archivers.layouts import gcloud, s3store
+from archivers.layouts import gcloud, native, s3store
 from archivers.progress import ArchiveProgress
-from archivers.registry import get_history_archiver, get_visibility_archiver
+from archivers.registry import get_history_archiver, get_root_manager, get_visibility_archiver
 from archivers.remote import RemoteHistoryArchiver, RemoteVisibilityArchiver, connect
 from archivers.roots import DESCRIPTOR_NAME
 from archivers.store.azure import encode_key
 from archivers.testing.records import make_records
 from archivers.testing.synthetic import request_for, synthetic_history
+from archivers.uri import URI
 from sidecar.server import SidecarServer
 from tests.harness.emulators import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
 from tests.harness.http_proxy import HttpProxy, RequestRecord
@@ -386,3 +387,29 @@ def test_history_and_visibility_archivers_share_one_client(target: Target) -> No
             f"new StoreCache), although the module documents one store per bucket shared by both; "
             f"seen here as {clients} one-off `GET {metadata}` requests instead of 1"
         )
+
+
+def test_first_page_of_a_native_history_costs_one_get_when_its_version_is_known(target: Target) -> None:
+    """A native history of 20k events is one part (parts are sized by their compressed bytes).
+
+    Its first page, asked with the close failover version, is ONE read of part 0 (its key is known
+    and its header says it is the last part); without the version, one listing finds the versions
+    first. A new archiver each time, so no part is cached.
+    """
+    uri = target.uri
+    get_root_manager(uri, target.settings).init(URI.parse(uri), "native", "tests")
+    _take(target.proxy)
+    batches = synthetic_history(20_000, version=4)
+    request = request_for(batches, workflow_id="wf-native-first", run_id="run-native-first")
+    get_history_archiver(uri, target.settings).archive(uri, request, batches)
+    sent = _take(target.proxy)
+    key = native.LAYOUT.part_key(PREFIX, request, 4, 0)
+    assert [wire(r) for r in sent] == [target.create(key)], describe(sent)
+    ids = (request.namespace_id, request.workflow_id, request.run_id)
+    for version, expected in ((4, ["GET"]), (None, ["GET", "GET"])):  # a LIST is a GET too
+        page = get_history_archiver(uri, target.settings).get(uri, GetHistoryRequest(*ids, version, page_size=256))
+        sent = _take(target.proxy)
+        print(f"\n[{target.scheme}] first page of a native history, version {version}: {len(sent)}\n{describe(sent)}")
+        assert page.history_batches[0].events[0].event_id == 1 and page.next_page_token
+        assert [r.method for r in sent] == expected and all(_ok(r) for r in sent), describe(sent)
+        assert key in urllib.parse.unquote(sent[-1].path), describe(sent)

@@ -25,7 +25,7 @@ from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
 from archivers.codec import protojson
 from archivers.codec.protojson import decode_histories, encode_message
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.objects import history_archiver
+from archivers.layouts import base as layout_base
 from archivers.registry import get_backend
 from archivers.testing.synthetic import request_for, synthetic_history
 from archivers.uri import URI
@@ -64,7 +64,7 @@ def stub(channel: grpc.Channel) -> service_pb2_grpc.ArchiverServiceStub:
 @pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Object layouts close a part at 4 KiB (the sidecar runs in this process), so small histories span many."""
-    monkeypatch.setattr(history_archiver, "TARGET_PART_BYTES", 4096)
+    monkeypatch.setattr(layout_base, "TARGET_PART_BYTES", 4096)
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 A URI carrying control characters must give exactly one, escaped, access log line per call (text
 and JSON formats). Every kind of ``ArchiveHistory`` stream the sidecar rejects must leave the
-``file://`` root exactly as it was: no hidden partial file, no temporary file.
+``file://`` root exactly as it was: no hidden partial file, no temporary file; and leave the
+buckets of s3, gs and azblob (emulators) and an fsspec root as they were, in the compat and the
+native layout: no object, no multipart upload (moto), no uncommitted block (Azurite).
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ import io
 import json
 import logging
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import fsspec
 import grpc
 import pytest
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
+from archivers.registry import get_backend
 from archivers.remote import connect
 from archivers.testing.synthetic import request_for, synthetic_history
+from archivers.uri import URI
 from archivers.wire.messages import header_to_pb
 from sidecar.config import LogConfig
 from sidecar.logs import escape_control, make_handler
@@ -119,3 +126,72 @@ def test_rejected_stream_leaves_no_file_behind(
         stub.ArchiveHistory(iter(REJECTED_STREAMS[kind](uri)), timeout=10)
     assert caught.value.code() != grpc.StatusCode.OK
     assert sorted(os.listdir(root)) == ["existing"]  # os.listdir lists hidden files too
+
+
+def _out_of_order(uri: str) -> list[pb.ArchiveHistoryRequest]:
+    """A header, then batches with a gap (events 4..6 left out)."""
+    batches = synthetic_history(20)
+    sent = [batches[0], *batches[2:]]
+    serialized = [batch.SerializeToString() for batch in sent]
+    return [_header(uri), pb.ArchiveHistoryRequest(batches=pb.HistoryBatches(history=serialized))]
+
+
+OBJECT_STREAMS = {
+    **{kind: REJECTED_STREAMS[kind] for kind in ("two headers", "no header", "abort")},
+    "events out of order": _out_of_order,
+}
+
+
+def _leftovers(scheme: str, store: Any) -> list[str]:
+    """Everything stored in the bucket/container/root, uncommitted uploads and blocks included."""
+    if scheme == "s3":
+        client = store.server.client()
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket=store.name).get("Contents", [])]
+        uploads = client.list_multipart_uploads(Bucket=store.name).get("Uploads", [])
+        return keys + [f"multipart upload {u['Key']}" for u in uploads]
+    if scheme == "gs":
+        return [blob.name for blob in store.server.client().list_blobs(store.name)]
+    if scheme == "azblob":
+        from azure.storage.blob import ContainerClient
+
+        container = ContainerClient.from_connection_string(store.connection_string, store.name)
+        return [blob.name for blob in container.list_blobs(include=["uncommittedblobs"])]
+    return sorted(fsspec.filesystem("memory").find(store))
+
+
+@pytest.fixture(params=["s3", "gs", "azblob", "fsspec+memory"])
+def object_root(request: pytest.FixtureRequest) -> tuple[str, str, Any]:
+    """``(scheme, archival URI, what _leftovers lists)`` of a fresh, empty bucket or root on an emulator."""
+    scheme: str = request.param
+    if scheme == "s3":
+        store: Any = request.getfixturevalue("s3_bucket")
+        return scheme, f"s3://{store.name}/archive", store
+    if scheme == "gs":
+        store = request.getfixturevalue("gcs_bucket")
+        return scheme, f"gs://{store.name}/archive", store
+    if scheme == "azblob":
+        store = request.getfixturevalue("azure_container")
+        return scheme, f"azblob://{store.name}/archive", store
+    root = f"/hostile-{uuid.uuid4().hex[:12]}"
+    fsspec.filesystem("memory").makedirs(root, exist_ok=True)
+    return scheme, f"fsspec+memory://{root.lstrip('/')}", root
+
+
+@pytest.mark.parametrize("layout", ["compat", "native"])
+@pytest.mark.parametrize("kind", sorted(OBJECT_STREAMS))
+def test_rejected_stream_leaves_nothing_in_an_object_store(
+    stub: service_pb2_grpc.ArchiverServiceStub, object_root: tuple[str, str, Any], kind: str, layout: str
+) -> None:
+    """Issue 10 item 10 on s3, gs, azblob and fsspec: no object, no multipart upload, no uncommitted block."""
+    scheme, uri, store = object_root
+    if layout == "native":
+        roots = get_backend(uri).roots
+        assert roots is not None
+        roots({}).init(URI.parse(uri), "native", "tests")
+    before = _leftovers(scheme, store)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ArchiveHistory(iter(OBJECT_STREAMS[kind](uri)), timeout=10)
+    assert caught.value.code() != grpc.StatusCode.OK
+    assert _leftovers(scheme, store) == before
+    stub.ArchiveHistory(iter([_header(uri), _batches()]), timeout=10)  # the listing does see what is stored
+    assert len(_leftovers(scheme, store)) == len(before) + 1

@@ -20,6 +20,7 @@ from archivers.errors import (
 )
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.store.fsspec_store import FsspecStore, fsspec_store, root_and_options, translate_error
+from archivers.store.local_fs import LocalFileSystem
 from archivers.testing import store_conformance
 from archivers.testing.store_conformance import ObjectStoreConformance
 from archivers.uri import URI
@@ -75,6 +76,18 @@ class TestLocalStore(_FsspecContract):
     @pytest.fixture
     def missing_bucket_store(self, tmp_path: Path) -> ObjectStore:
         return _store(f"fsspec+file://{tmp_path}/missing")
+
+
+class TestOsLocalStore(_FsspecContract):
+    """The contract on the store of a native ``file://`` root: :class:`FsspecStore` over the os-only file system."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> ObjectStore:
+        return FsspecStore(LocalFileSystem(), str(tmp_path))
+
+    @pytest.fixture
+    def missing_bucket_store(self, tmp_path: Path) -> ObjectStore:
+        return FsspecStore(LocalFileSystem(), f"{tmp_path}/missing")
 
 
 def test_roots_follow_the_protocol(tmp_path: Path, memory_root: str) -> None:

@@ -15,6 +15,7 @@ from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from archivers.errors import ArchiverError, InvalidArgumentError, NonRetryableError, TransientError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     QueryVisibilityRequest,
@@ -131,7 +132,8 @@ def test_get_request_round_trips(version: int | None) -> None:
 
 def test_get_response_round_trips() -> None:
     response = GetHistoryResponse(history_batches=[_history(1), _history(3)], next_page_token=b"next")
-    assert messages.get_response_from_pb(messages.get_response_to_pb(response)) == response
+    page = EncodedHistoryPage([b.SerializeToString() for b in response.history_batches], next_page_token=b"next")
+    assert messages.get_response_from_pb(messages.get_response_to_pb(page)) == response
 
 
 def test_query_request_round_trips() -> None:

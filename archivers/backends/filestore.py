@@ -3,9 +3,9 @@
 A directory without a descriptor (:mod:`archivers.roots`) is in Temporal's filestore layout
 (:mod:`archivers.localfs`), as is one whose descriptor says ``filestore``. A directory whose
 descriptor says ``native`` keeps its histories in native parts (:mod:`archivers.layouts.native`),
-written and read by the object history archiver over an fsspec local store rooted at the directory
-(the ``fsspec`` extra; parts are flushed to disk, then linked to their name); its visibility
-records stay in the filestore layout. Reading which layout a directory is in costs one ``open``
+written and read by the object history archiver over the fsspec store's logic on local files
+(:mod:`archivers.store.local_fs`: no fsspec needed; parts are flushed to disk, then linked to their
+name); its visibility records stay in the filestore layout. Reading which layout a directory is in costs one ``open``
 per directory and process.
 
 Settings (Temporal's ``filestore`` provider keys): ``fileMode`` and ``dirMode`` as octal strings
@@ -20,8 +20,9 @@ import os
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from archivers.batches import Batch
-from archivers.errors import InvalidArgumentError, MissingDependencyError
+from temporalio.api.history.v1 import History
+
+from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     Backend,
@@ -45,7 +46,8 @@ from archivers.roots import DESCRIPTOR_NAME, NATIVE, RootDescriptor, RootLayouts
 from archivers.store.base import ObjectStore, StoreKind
 from archivers.store.cache import StoreCache, per_settings
 from archivers.store.fsspec_store import FsspecStore
-from archivers.uri import URI, as_uri
+from archivers.store.local_fs import LocalFileSystem
+from archivers.uri import URI
 
 
 def modes_from_config(config: BackendConfig) -> FileModes:
@@ -82,12 +84,8 @@ def _mode(value: Any, default: int, key: str) -> int:
 
 
 def _local_store(uri: URI, settings: Mapping[str, Any]) -> ObjectStore:
-    """The fsspec local store rooted at the URI's directory (for native roots)."""
-    try:
-        import fsspec
-    except ImportError as exc:
-        raise MissingDependencyError.for_backend("file (native layout)", extra="fsspec", module="fsspec") from exc
-    return FsspecStore(fsspec.filesystem("file"), uri.path)
+    """The store of local files rooted at the URI's directory (for native roots; no fsspec import)."""
+    return FsspecStore(LocalFileSystem(), uri.path)
 
 
 def _read_descriptor(directory: str) -> RootDescriptor | None:
@@ -118,24 +116,28 @@ class FileHistoryArchiver(HistoryArchiver):
         return self._native if layout == NATIVE else self._filestore
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
         self._for(uri)._archive(uri, request, batches, progress)
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return self._for(uri)._get(uri, request)
 
-    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
-        """See :meth:`HistoryArchiver.get_encoded`: the filestore's or the native archiver's, as the root says."""
-        parsed = as_uri(uri)
-        self.check_uri(parsed)
-        return self._for(parsed).get_encoded(parsed, request, accepted)
+    def _archive_encoded(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[bytes],
+        encoding: str,
+        progress: ProgressRecorder | None,
+    ) -> None:
+        self._for(uri)._archive_encoded(uri, request, batches, encoding, progress)
 
-    def stored_encoding(self, uri: URI | str) -> str:
-        """See :meth:`HistoryArchiver.stored_encoding`: protojson for a filestore root, protobuf for a native one."""
-        parsed = as_uri(uri)
-        self.check_uri(parsed)
-        return self._for(parsed).stored_encoding(parsed)
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        return self._for(uri)._get_encoded(uri, request, accepted)
+
+    def _stored_encoding(self, uri: URI) -> str:
+        return self._for(uri)._stored_encoding(uri)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         return self._for(uri)._progress(uri, request)

@@ -22,7 +22,10 @@ conditional put, and never rewritten.
   the archival URI starts with (:meth:`ObjectStore.key_prefix`), ``run`` names the run;
 - ``list_prefix(root, run)`` and ``parse_key(root, run, key)``: one listing prefix covering every
   part of every version of the run, and ``(version, index)`` of a listed key (``None`` for others);
-- ``encode_part(request, encoded_batches, batches, is_last)``: a part's stored bytes;
+- ``encode_part(request, encoded_batches, infos, is_last)``: a part's stored bytes from its batches
+  as ``encode_batch`` made them and their :class:`~archivers.layouts.base.BatchInfo`;
+  ``part_builder(request)`` collects a part's batches until it is full (by default at about 2 MiB
+  of encoded batches; a compressing layout measures what it stores);
 - ``decode_part(data, source)``: a stored part as a :class:`~archivers.layouts.base.Part`, which must
   tell its last event id and whether it ends the history; bad bytes raise
   :class:`~archivers.errors.CorruptArchiveError` naming ``source``.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.batches import PROTOJSON, Batch, dumps_batch, json_event_ids, protojson_of
+from archivers.batches import PROTOJSON, BatchInfo, dumps_batch, json_event_ids
 from archivers.codec.protojson import dict_to_message, encode_message
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest, DeleteRunRequest, GetHistoryRequest
@@ -23,6 +23,10 @@ RunRequest = ArchiveHistoryRequest | GetHistoryRequest | DeleteRunRequest
 
 ListedKey = tuple[ObjectInfo, int, int]
 """``(object, low, high)``: a listed visibility object and the Unix-nanos range its indexed time may have."""
+
+
+TARGET_PART_BYTES = 2 * 1024 * 1024
+"""Temporal's history blob size: a part is closed once its stored batches reach it."""
 
 
 class Part(abc.ABC):
@@ -47,10 +51,14 @@ class Part(abc.ABC):
         """Batch ``index`` as a serialized ``History`` (layouts storing binary batches slice them, not re-encode)."""
         return self.batch(index).SerializeToString()
 
-    def batch_json(self, index: int) -> tuple[bytes, list[int]]:
-        """Batch ``index`` as Go's protojson of a ``History``, and its event ids (protojson layouts slice it)."""
-        batch = self.batch(index)
-        return encode_message(batch), [event.event_id for event in batch.events]
+    @abc.abstractmethod
+    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+        """Batches from ``index`` on as stored, in the layout's ``stored_encoding``, without decoding events.
+
+        Takes batches while fewer than ``budget`` events are taken; the first must start at event
+        ``expected`` and each continue the one before (else :class:`CorruptArchiveError`). Returns the
+        batches, the index after them and the event id after them.
+        """
 
     @property
     def batches(self) -> list[History]:
@@ -77,24 +85,20 @@ class JsonPart(Part):
             self.raw_batches[index], History, source=self.source, ignore_unknown_fields=not self.strict
         )
 
-    def batch_json(self, index: int) -> tuple[bytes, list[int]]:
-        """See :class:`Part`: the stored object written again as compact JSON, its events not decoded.
-
-        Only the event ids are checked; a reader decoding the text checks the rest.
-        """
-        raw = self.raw_batches[index]
-        return dumps_batch(raw), json_event_ids(raw, self.source, CorruptArchiveError)
+    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+        """See :class:`Part`: each stored batch written again as compact protojson, only its event ids checked."""
+        taken: list[bytes] = []
+        start = expected
+        while index < len(self.raw_batches) and expected - start < budget:
+            raw = self.raw_batches[index]
+            expected = check_continues(json_event_ids(raw, self.source, CorruptArchiveError), expected, self.source)
+            taken.append(dumps_batch(raw))
+            index += 1
+        return taken, index, expected
 
 
 class HistoryLayout(abc.ABC):
-    """Naming and encoding of history parts for one layout.
-
-    ``stored_encoding`` (:mod:`archivers.batches`) is how the layout stores a batch:
-    :meth:`encode_batch` and :meth:`encode_part` take :class:`~archivers.batches.JsonBatch` batches
-    only when it is ``protojson``, and store their text as is.
-    """
-
-    stored_encoding: ClassVar[str] = PROTOJSON
+    """Naming and encoding of history parts for one layout."""
 
     @abc.abstractmethod
     def part_key(self, root: str, run: RunRequest, version: int, index: int) -> str:
@@ -108,19 +112,88 @@ class HistoryLayout(abc.ABC):
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """``(version, index)`` of a listed key, or ``None`` if it is not one of the run's parts."""
 
-    def encode_batch(self, batch: Batch) -> bytes:
+    stored_encoding: ClassVar[str] = PROTOJSON
+    """How :meth:`encode_batch` stores a batch (:mod:`archivers.batches`): batches received in it are kept as is."""
+
+    def encode_batch(self, batch: History) -> bytes:
         """One batch as the layout stores it; parts are sized by these bytes (default: protojson)."""
-        return protojson_of(batch)
+        return encode_message(batch)
 
     @abc.abstractmethod
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[Batch], is_last: bool
+        self,
+        request: ArchiveHistoryRequest,
+        encoded_batches: Sequence[bytes],
+        infos: Sequence[BatchInfo],
+        is_last: bool,
     ) -> bytes:
         """The stored bytes of one part; ``encoded_batches`` are the batches as :meth:`encode_batch` made them."""
+
+    def part_builder(self, request: ArchiveHistoryRequest) -> PartBuilder:
+        """A builder of one part of ``request``'s history (default: sized by the encoded batches' bytes)."""
+        return PartBuilder(self, request)
 
     @abc.abstractmethod
     def decode_part(self, data: bytes, source: str) -> Part:
         """Decode a stored part, raising :class:`CorruptArchiveError` naming ``source``."""
+
+
+class PartBuilder:
+    """Collects the encoded batches of one part until it is :attr:`full`, then :meth:`build` gives its bytes.
+
+    This default measures a part by its encoded batches (:data:`TARGET_PART_BYTES`); a layout that
+    compresses measures what it will store instead.
+    """
+
+    def __init__(self, layout: HistoryLayout, request: ArchiveHistoryRequest) -> None:
+        self._layout = layout
+        self._request = request
+        self.infos: list[BatchInfo] = []
+        self.encoded: list[bytes] = []
+        self._size = 0
+
+    def add(self, info: BatchInfo, data: bytes) -> None:
+        """Append one batch (``data`` as the layout's ``encode_batch`` makes it)."""
+        self.infos.append(info)
+        self.encoded.append(data)
+        self._size += len(data)
+
+    @property
+    def full(self) -> bool:
+        """Whether the part has reached its size and takes no more batches."""
+        return self._size >= TARGET_PART_BYTES
+
+    def build(self, is_last: bool) -> bytes:
+        """The part's stored bytes."""
+        return self._layout.encode_part(self._request, self.encoded, self.infos, is_last)
+
+
+def encode_history(layout: HistoryLayout, request: ArchiveHistoryRequest, batches: Iterable[History]) -> list[bytes]:
+    """The stored bytes of every part of a whole history, cut as the archiver cuts them (for benches and tests)."""
+    parts: list[bytes] = []
+    builder = layout.part_builder(request)
+    for batch in batches:
+        if builder.full:
+            parts.append(builder.build(False))
+            builder = layout.part_builder(request)
+        builder.add(BatchInfo.of(batch), layout.encode_batch(batch))
+    parts.append(builder.build(True))
+    return parts
+
+
+def check_continues(event_ids: Iterable[int], expected: int, source: str) -> int:
+    """The event id after a batch of ``event_ids``, if they continue the history at ``expected``.
+
+    A stored history that starts later than event 1 or skips events (parts lost or written by
+    upstream's multi-part bug) raises :class:`CorruptArchiveError` instead of being served.
+    """
+    for event_id in event_ids:
+        if event_id != expected:
+            raise CorruptArchiveError(
+                f"{source}: archived history is incomplete: expected event {expected}, found event {event_id}"
+            )
+        expected += 1
+    return expected
 
 
 def version_and_index(key: str, prefix: str) -> tuple[int, int] | None:

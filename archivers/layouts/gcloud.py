@@ -13,18 +13,26 @@ prunes the names by the hashes of the workflow ids, types and run ids it pins.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.batches import Batch, json_event_ids
+from archivers.batches import BatchInfo, json_event_ids
 from archivers.codec.naming import gcloud_fingerprint as h
 from archivers.codec.protojson import parse_json
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
-from archivers.layouts.base import JsonPart, ListedKey, ObjectLayout, Part, RunRequest, TimeIndex, close_and_start
+from archivers.layouts.base import (
+    JsonPart,
+    ListedKey,
+    ObjectLayout,
+    Part,
+    RunRequest,
+    TimeIndex,
+    close_and_start,
+)
 from archivers.layouts.s3store import NANOS, key_time, parse_key_time, time_prefix
 from archivers.query import Constraints
 from archivers.store.base import ObjectStore
@@ -122,7 +130,11 @@ class GcloudLayout(ObjectLayout):
         return parse_history_part(key, root, _run_hash(run))
 
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[Batch], is_last: bool
+        self,
+        request: ArchiveHistoryRequest,
+        encoded_batches: Sequence[bytes],
+        infos: Sequence[BatchInfo],
+        is_last: bool,
     ) -> bytes:
         """A JSON array of the already-encoded batches."""
         return b"[" + b",".join(encoded_batches) + b"]"

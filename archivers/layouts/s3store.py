@@ -25,14 +25,14 @@ and run id from the right, so a ``/`` in a type cannot make two records share a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeader, VisibilityRecord
-from archivers.batches import Batch, facts_of
+from archivers.batches import BatchInfo
 from archivers.codec.protojson import dict_to_message, encode_message, parse_json
 from archivers.errors import CorruptArchiveError, InvalidArgumentError
 from archivers.interfaces import ArchiveHistoryRequest
@@ -172,21 +172,25 @@ class S3StoreLayout(ObjectLayout):
         return version_and_index(key, self.list_prefix(root, run))
 
     def encode_part(
-        self, request: ArchiveHistoryRequest, encoded_batches: list[bytes], batches: list[Batch], is_last: bool
+        self,
+        request: ArchiveHistoryRequest,
+        encoded_batches: Sequence[bytes],
+        infos: Sequence[BatchInfo],
+        is_last: bool,
     ) -> bytes:
         """A ``HistoryBlob``: the header, then the already-encoded batches (Go's field order)."""
-        facts = [f for f in map(facts_of, batches) if f is not None]
+        first, last = infos[0], infos[-1]
         header = HistoryBlobHeader(
             namespace=request.namespace,
             namespace_id=request.namespace_id,
             workflow_id=request.workflow_id,
             run_id=request.run_id,
             is_last=is_last,
-            first_failover_version=facts[0].first_version,
-            last_failover_version=facts[-1].last_version,
-            first_event_id=facts[0].first_event_id,
-            last_event_id=facts[-1].last_event_id,
-            event_count=sum(f.event_count for f in facts),
+            first_failover_version=first.first_version,
+            last_failover_version=last.last_version,
+            first_event_id=first.first_event_id,
+            last_event_id=last.last_event_id,
+            event_count=sum(i.event_count for i in infos),
         )
         return b'{"header":' + encode_message(header) + b',"body":[' + b",".join(encoded_batches) + b"]}"
 

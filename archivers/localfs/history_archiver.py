@@ -15,8 +15,10 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import IO, Any, TypeVar
 
-from archivers.batches import PROTOJSON, Batch, protojson_of
-from archivers.codec.protojson import decode_histories
+from temporalio.api.history.v1 import History
+
+from archivers.batches import PROTOJSON
+from archivers.codec.protojson import decode_histories, encode_message
 from archivers.errors import (
     ArchiveNotFoundError,
     ArchiverError,
@@ -25,7 +27,7 @@ from archivers.errors import (
     TransientError,
 )
 from archivers.groupcommit import fsync_dir
-from archivers.history_checks import CheckedBatches
+from archivers.history_checks import Checked, CheckedBatches, CheckedEncoded
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     DeleteRunRequest,
@@ -49,7 +51,7 @@ from archivers.localfiles import (
     validate_dir_uri,
 )
 from archivers.progress import ArchiveProgress, ProgressRecorder
-from archivers.uri import URI, as_uri
+from archivers.uri import URI
 
 T = TypeVar("T")
 PARTIAL_SUFFIX = ".partial"
@@ -75,8 +77,40 @@ class FilestoreHistoryArchiver(HistoryArchiver):
     # -- archive ---------------------------------------------------------------------------
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
+        def encoded(resume_after: int) -> tuple[Checked, Iterable[bytes]]:
+            checked = CheckedBatches(request, batches, resume_after)
+            return checked, (encode_message(batch) for batch in checked)
+
+        self._store(uri, request, encoded, progress)
+
+    def _archive_encoded(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[bytes],
+        encoding: str,
+        progress: ProgressRecorder | None,
+    ) -> None:
+        if encoding != PROTOJSON:
+            super()._archive_encoded(uri, request, batches, encoding, progress)
+            return
+
+        def as_received(resume_after: int) -> tuple[Checked, Iterable[bytes]]:
+            checked = CheckedEncoded(request, batches, encoding, resume_after)
+            return checked, (data for _, data in checked)
+
+        self._store(uri, request, as_received, progress)
+
+    def _store(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        lines: Callable[[int], tuple[Checked, Iterable[bytes]]],
+        progress: ProgressRecorder | None,
+    ) -> None:
+        """Archive the protojson batches ``lines(resume_after)`` gives (with their checker) into the history file."""
         directory = uri.path
         name = _final_name(request)
         final = os.path.join(directory, name)
@@ -91,9 +125,9 @@ class FilestoreHistoryArchiver(HistoryArchiver):
                 _notify(progress, ArchiveProgress(request.next_event_id - 1, complete=True))
                 return
             resume = _recover(partial, partial_path)
-            checked = CheckedBatches(request, batches, resume.last_event_id)
+            checked, encoded = lines(resume.last_event_id)
             try:
-                _append(partial, checked, progress, self._durable)
+                _append(partial, checked, encoded, progress, self._durable)
             except BaseException as exc:
                 # Input no retry can fix, or a stream that ended before storing anything: leave no
                 # trace. A retryable failure after progress keeps the partial file to resume from.
@@ -172,19 +206,14 @@ class FilestoreHistoryArchiver(HistoryArchiver):
 
     # -- get -------------------------------------------------------------------------------
 
-    def stored_encoding(self, uri: URI | str) -> str:
-        """See :meth:`HistoryArchiver.stored_encoding`: protojson (a history file is a JSON array of batches)."""
-        self.check_uri(as_uri(uri))
-        return PROTOJSON
+    def _stored_encoding(self, uri: URI) -> str:
+        return PROTOJSON  # a history file is a JSON array of protojson batches
 
-    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
-        """See :meth:`HistoryArchiver.get_encoded`: protojson batches are cut from the file, events not decoded."""
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        """Protojson batches are cut from the file, events not decoded, if accepted."""
         if PROTOJSON not in accepted:
-            return super().get_encoded(uri, request, accepted)
-        parsed = as_uri(uri)
-        self.check_uri(parsed)
-        request.validate()
-        batches, token = self._page(parsed, request, layout.as_protojson)
+            return super()._get_encoded(uri, request, accepted)
+        batches, token = self._page(uri, request, layout.as_protojson)
         return EncodedHistoryPage(batches, PROTOJSON, token)
 
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
@@ -237,11 +266,16 @@ def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
         progress.record(value)
 
 
-def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecorder | None, durable: bool) -> None:
-    """Append checked batches as lines, syncing (if ``durable``) and reporting progress every ``SYNC_EVERY_BYTES``."""
+def _append(
+    partial: IO[bytes], checked: Checked, encoded: Iterable[bytes], progress: ProgressRecorder | None, durable: bool
+) -> None:
+    """Append the ``encoded`` batches ``checked`` lets through as lines, syncing and reporting progress.
+
+    Syncs (if ``durable``) and reports progress every ``SYNC_EVERY_BYTES``.
+    """
     unsynced = 0
-    for batch in checked:
-        line = protojson_of(batch) + b"\n"
+    for data in encoded:
+        line = data + b"\n"
         partial.write(line)
         unsynced += len(line)
         if unsynced >= SYNC_EVERY_BYTES:

@@ -18,9 +18,9 @@ from typing import TypeVar
 
 from temporalio.api.history.v1 import History
 
-from archivers.batches import PROTOJSON, Batch, facts_of, history_of
-from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
-from archivers.history_checks import CheckedBatches
+from archivers.batches import PROTOBUF, BatchInfo, read_batch
+from archivers.errors import ArchiveNotFoundError, InvalidHistoryError, InvalidPageTokenError
+from archivers.history_checks import CheckedBatches, CheckedEncoded
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     DeleteRunRequest,
@@ -30,19 +30,17 @@ from archivers.interfaces import (
     GetHistoryResponse,
     HistoryArchiver,
 )
-from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, RunRequest
+from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, PartBuilder, RunRequest, check_continues
 from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.store.base import ObjectNotFoundError, ObjectStore
 from archivers.timefmt import INT64_MAX, INT64_MIN
 from archivers.tokens import decode_token, encode_token
-from archivers.uri import URI, as_uri
+from archivers.uri import URI
 
-TARGET_PART_BYTES = 2 * 1024 * 1024
-"""Temporal's history blob size: a part is closed once its batches' protojson reaches it."""
+_B = TypeVar("_B", History, bytes)
 
 TOKEN_KIND = "history"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,17 +61,55 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     # -- archive ---------------------------------------------------------------------------
 
     def _archive(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[Batch], progress: ProgressRecorder | None
+        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
+        self._write(uri, request, batches, progress, _first_event_of_batch, self._encoded)
+
+    def _archive_encoded(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[bytes],
+        encoding: str,
+        progress: ProgressRecorder | None,
+    ) -> None:
+        if self._open(uri)[2].stored_encoding != encoding:
+            super()._archive_encoded(uri, request, batches, encoding, progress)
+            return
+
+        def first_event(data: bytes) -> int | None:
+            info = read_batch(data, 0, encoding)[1]
+            return None if info is None else info.first_event_id
+
+        def as_received(
+            request: ArchiveHistoryRequest, batches: Iterable[bytes], resume_after: int, layout: HistoryLayout
+        ) -> Iterable[tuple[BatchInfo, bytes]]:
+            return CheckedEncoded(request, batches, encoding, resume_after)
+
+        self._write(uri, request, batches, progress, first_event, as_received)
+
+    def _encoded(
+        self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int, layout: HistoryLayout
+    ) -> Iterator[tuple[BatchInfo, bytes]]:
+        for batch, info in CheckedBatches(request, batches, resume_after).with_info():
+            yield info, layout.encode_batch(batch)
+
+    def _write(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        batches: Iterable[_B],
+        progress: ProgressRecorder | None,
+        first_event: Callable[[_B], int | None],
+        checked: Callable[[ArchiveHistoryRequest, Iterable[_B], int, HistoryLayout], Iterable[tuple[BatchInfo, bytes]]],
+    ) -> None:
+        """Archive ``batches``: optimistic from part 0 when they start at event 1, else after the stored progress."""
         store, root, layout = self._open(uri)
-        if layout.stored_encoding != PROTOJSON:
-            batches = (history_of(batch, f"a protojson batch for {uri}") for batch in batches)
         pending = iter(batches)
         first = next(pending, None)
         if first is None:
             return  # the history is already gone
-        facts = facts_of(first)
-        if facts is not None and facts.first_event_id == 1:
+        if first_event(first) == 1:
             index, resume_after = 0, 0  # optimistic: no probe on the happy path
         else:
             state = self._progress(uri, request)
@@ -83,7 +119,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             resume_after = state.last_event_id
             index = self._next_index(store, root, layout, request)
         writer = _PartWriter(store, layout, root, request, index, progress)
-        writer.write(CheckedBatches(request, _chain(first, pending), resume_after))
+        writer.write(checked(request, _chain(first, pending), resume_after, layout))
 
     def _next_index(self, store: ObjectStore, root: str, layout: ObjectLayout, request: ArchiveHistoryRequest) -> int:
         stored = self._versions(store, root, layout, request).get(request.close_failover_version)
@@ -109,30 +145,23 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
 
     # -- get -------------------------------------------------------------------------------
 
-    def stored_encoding(self, uri: URI | str) -> str:
-        """See :meth:`HistoryArchiver.stored_encoding`: the encoding of the root's layout."""
-        parsed = as_uri(uri)
-        self.check_uri(parsed)
-        return self._open(parsed)[2].stored_encoding
-
-    def get_encoded(self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
-        """See :meth:`HistoryArchiver.get_encoded`: a compat layout's protojson batches are served without decoding."""
-        parsed = as_uri(uri)
-        self.check_uri(parsed)
-        request.validate()
-        if PROTOJSON in accepted and self._open(parsed)[2].stored_encoding == PROTOJSON:
-            batches, token = self._page(parsed, request, _protojson)
-            return EncodedHistoryPage(batches, PROTOJSON, token)
-        return super().get_encoded(parsed, request, accepted)
-
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         batches, token = self._page(uri, request, _decoded)
         return GetHistoryResponse(batches, token)
 
-    def _page(
-        self, uri: URI, request: GetHistoryRequest, take: Callable[[Part, int], tuple[T, list[int]]]
-    ) -> tuple[list[T], bytes]:
-        """One page: ``take(part, index)`` gives each batch in the form wanted and its event ids."""
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        stored = self._stored_encoding(uri)
+        if stored in accepted:
+            batches, token = self._page(uri, request, _sliced)
+            return EncodedHistoryPage(batches, stored, token)
+        batches, token = self._page(uri, request, _serialized)
+        return EncodedHistoryPage(batches, PROTOBUF, token)
+
+    def _stored_encoding(self, uri: URI) -> str:
+        return self._open(uri)[2].stored_encoding
+
+    def _page(self, uri: URI, request: GetHistoryRequest, take: _Take[_B]) -> tuple[list[_B], bytes]:
+        """One page: ``take`` gives the batches of each part it reads (see :data:`_Take`)."""
         store, root, layout = self._open(uri)
         binding = f"{request.namespace_id}\n{request.workflow_id}\n{request.run_id}"
         cache: dict[int, Part] = {}
@@ -143,7 +172,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         else:
             version, first_index, last_index, cache = self._complete_version(store, root, layout, request)
             index, offset, expected = first_index, 0, 1
-        batches: list[T] = []
+        batches: list[_B] = []
         events = 0
         page_size = request.effective_page_size
         token_given = bool(request.next_page_token)
@@ -153,12 +182,10 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
             )
             if offset > len(part):
                 raise InvalidPageTokenError("invalid next page token: batch position past the end of its part")
-            while offset < len(part) and events < page_size:
-                batch, event_ids = take(part, offset)
-                expected = _check_continues(event_ids, expected, part.source)
-                batches.append(batch)
-                events += len(event_ids)
-                offset += 1
+            taken, offset, after = take(part, offset, expected, page_size - events)
+            batches += taken
+            events += after - expected
+            expected = after
             if offset >= len(part):
                 index, offset = index + 1, 0
         token = b""
@@ -169,7 +196,18 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     def _complete_version(
         self, store: ObjectStore, root: str, layout: ObjectLayout, request: GetHistoryRequest
     ) -> tuple[int, int, int, dict[int, Part]]:
-        """The requested (or highest) version whose last part says the history is complete."""
+        """The requested (or highest) version whose last part says the history is complete.
+
+        With a version asked for, its part 0 is read first (its key is known): a history stored in
+        one part is then served from that one read, without listing.
+        """
+        if request.close_failover_version is not None:
+            try:
+                first = self._read_part(store, root, layout, request, request.close_failover_version, 0)
+            except ArchiveNotFoundError:
+                first = None
+            if first is not None and first.is_last:
+                return request.close_failover_version, 0, 0, {0: first}
         versions = self._versions(store, root, layout, request)
         if request.close_failover_version is not None:
             candidates = [request.close_failover_version] if request.close_failover_version in versions else []
@@ -263,31 +301,24 @@ class _PartWriter:
         self._progress = progress
         self._durable_through = 0  # events up to here are stored (by us or by someone else)
 
-    def write(self, checked: CheckedBatches) -> None:
+    def write(self, checked: Iterable[tuple[BatchInfo, bytes]]) -> None:
         """Write every part; the last one only after the whole history passed the checks."""
-        batches: list[Batch] = []
-        encoded: list[bytes] = []
-        size = 0
-        for batch in checked:
-            if size >= TARGET_PART_BYTES:
-                if self._flush(batches, encoded, is_last=False):
+        builder = self._layout.part_builder(self._request)
+        for info, data in checked:
+            if builder.full:
+                if self._flush(builder, is_last=False):
                     return
-                batches, encoded = self._carry(batches, encoded)
-                size = sum(map(len, encoded))
-            if self._durable(batch):
-                continue
-            data = self._layout.encode_batch(batch)
-            batches.append(batch)
-            encoded.append(data)
-            size += len(data)
-        while batches:
-            if self._flush(batches, encoded, is_last=True):
+                builder = self._carry(builder)
+            if not self._durable(info):
+                builder.add(info, data)
+        while builder.infos:
+            if self._flush(builder, is_last=True):
                 return
-            batches, encoded = self._carry(batches, encoded)
+            builder = self._carry(builder)
 
-    def _durable(self, batch: Batch) -> bool:
-        """Whether ``batch`` (one with events) is already stored; a batch cut by a stored part's end is an error."""
-        first, last = _span(batch)
+    def _durable(self, info: BatchInfo) -> bool:
+        """Whether a batch is already stored; a batch cut by a stored part's end is an error."""
+        first, last = info.first_event_id, info.last_event_id
         if last <= self._durable_through:
             return True
         if first <= self._durable_through:
@@ -297,16 +328,19 @@ class _PartWriter:
             )
         return False
 
-    def _carry(self, batches: list[Batch], encoded: list[bytes]) -> tuple[list[Batch], list[bytes]]:
-        """The batches of a flushed part that a shorter, already stored part did not cover."""
-        kept = [(b, e) for b, e in zip(batches, encoded, strict=True) if not self._durable(b)]
-        return [b for b, _ in kept], [e for _, e in kept]
+    def _carry(self, flushed: PartBuilder) -> PartBuilder:
+        """The next part's builder, with the batches of ``flushed`` that a shorter, stored part did not cover."""
+        builder = self._layout.part_builder(self._request)
+        for info, data in zip(flushed.infos, flushed.encoded, strict=True):
+            if not self._durable(info):
+                builder.add(info, data)
+        return builder
 
-    def _flush(self, batches: list[Batch], encoded: list[bytes], *, is_last: bool) -> bool:
+    def _flush(self, builder: PartBuilder, *, is_last: bool) -> bool:
         """Create the next part; return True if the stored history is complete."""
         key = self._layout.part_key(self._root, self._request, self._request.close_failover_version, self._index)
-        data = self._layout.encode_part(self._request, encoded, batches, is_last)
-        last_event_id = _span(batches[-1])[1]
+        data = builder.build(is_last)
+        last_event_id = builder.infos[-1].last_event_id
         if self._store.put_if_absent(key, data):
             complete = is_last
         else:  # stored by an earlier attempt or a concurrent duplicate: continue after it
@@ -354,16 +388,13 @@ def _cache_key(store: ObjectStore, key: str) -> str:
     return f"{id(store)}:{key}"
 
 
-def _span(batch: Batch) -> tuple[int, int]:
-    """The first and last event id of a checked batch (one with events)."""
-    facts = facts_of(batch)
-    assert facts is not None  # CheckedBatches yields only batches with events
-    return facts.first_event_id, facts.last_event_id
-
-
-def _chain(first: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
+def _chain(first: _B, rest: Iterator[_B]) -> Iterator[_B]:
     yield first
     yield from rest
+
+
+def _first_event_of_batch(batch: History) -> int | None:
+    return batch.events[0].event_id if batch.events else None
 
 
 def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
@@ -384,27 +415,28 @@ def _parse_state(state: object) -> tuple[int, int, int, int, int, int]:
     return state[0], state[1], state[2], state[3], state[4], state[5]
 
 
-def _decoded(part: Part, index: int) -> tuple[History, list[int]]:
-    """Batch ``index`` of ``part`` as a ``History``, and its event ids."""
-    batch = part.batch(index)
-    return batch, [event.event_id for event in batch.events]
+_Take = Callable[[Part, int, int, int], tuple[list[_B], int, int]]
+"""How a page takes batches of a part from ``index`` on, whose events start at ``expected``, until
+``budget`` events are taken or the part ends: ``(batches, index after them, event id after them)``."""
 
 
-def _protojson(part: Part, index: int) -> tuple[bytes, list[int]]:
-    """Batch ``index`` of ``part`` as protojson (cut from a compat part, not re-encoded), and its event ids."""
-    return part.batch_json(index)
+def _decoded(part: Part, index: int, expected: int, budget: int) -> tuple[list[History], int, int]:
+    taken: list[History] = []
+    start = expected
+    while index < len(part) and expected - start < budget:
+        batch = part.batch(index)
+        expected = check_continues((event.event_id for event in batch.events), expected, part.source)
+        taken.append(batch)
+        index += 1
+    return taken, index, expected
 
 
-def _check_continues(event_ids: list[int], expected: int, source: str) -> int:
-    """The event id after a batch of ``event_ids``, if they continue the history at ``expected``.
+def _sliced(part: Part, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+    """The batches as stored (in the layout's stored encoding), not decoded."""
+    return part.slices(index, expected, budget)
 
-    A stored history that starts later than event 1 or skips events (parts lost or written by
-    upstream's multi-part bug) raises :class:`CorruptArchiveError` instead of being served.
-    """
-    for event_id in event_ids:
-        if event_id != expected:
-            raise CorruptArchiveError(
-                f"{source}: archived history is incomplete: expected event {expected}, found event {event_id}"
-            )
-        expected += 1
-    return expected
+
+def _serialized(part: Part, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+    """The batches decoded and serialized as binary protobuf (for a layout storing protojson)."""
+    taken, index, expected = _decoded(part, index, expected, budget)
+    return [batch.SerializeToString() for batch in taken], index, expected

@@ -154,7 +154,7 @@ class HistoryConformance(_BackendUnderTest):
             assert self.read_all(history, archive_uri, page_size=page_size) == batches
 
     def test_large_history_spans_several_parts(self, history: HistoryArchiver, archive_uri: str) -> None:
-        batches = synthetic_history(50_000, version=1, batch_size=5, payload_bytes=120)
+        batches = synthetic_history(50_000, version=1, batch_size=5, payload_bytes=120, varied=True)
         recorder = _Recorder()
         history.archive(archive_uri, request_for(batches), batches, progress=recorder)
         assert recorder.seen[-1] == ArchiveProgress(50_000, complete=True)
@@ -175,7 +175,7 @@ class HistoryConformance(_BackendUnderTest):
             self.read_all(history, archive_uri)
 
     def test_idempotent_and_concurrent_duplicates(self, history: HistoryArchiver, archive_uri: str) -> None:
-        batches = synthetic_history(6_000, version=2, payload_bytes=700)  # several ~2 MiB parts
+        batches = synthetic_history(6_000, version=2, payload_bytes=700, varied=True)  # several ~2 MiB parts
         request = request_for(batches)
         errors: list[BaseException] = []
 
@@ -196,7 +196,7 @@ class HistoryConformance(_BackendUnderTest):
         assert history.progress(archive_uri, request).complete
 
     def test_interrupted_archive_resumes_without_duplicates(self, history: HistoryArchiver, archive_uri: str) -> None:
-        batches = synthetic_history(10_000, version=1, payload_bytes=600)  # several ~2 MiB parts
+        batches = synthetic_history(10_000, version=1, payload_bytes=600, varied=True)  # several ~2 MiB parts
         request = request_for(batches)
         with pytest.raises(_Interrupted):
             history.archive(archive_uri, request, _interrupt_after(batches, 2_000))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import random
 from datetime import datetime, timezone
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -26,10 +28,14 @@ def synthetic_history(
     batch_size: int = 3,
     payload_bytes: int = 64,
     start: datetime | None = None,
+    varied: bool = False,
 ) -> list[History]:
     """Return ``event_count`` (>= 2) events in batches of ``batch_size``: a start, activity events, a completion.
 
-    Every event has ``version``; ids run 1..event_count; payloads carry ``payload_bytes`` of text.
+    Every event has ``version``; ids run 1..event_count; payloads carry ``payload_bytes`` of text:
+    one repeated character, or with ``varied`` a different pseudo-random text per event (seeded by
+    ``event_count``), which compression cannot shrink below about three quarters (for tests that
+    need a history of several parts in every layout, compressed or not).
     """
     if event_count < 2:
         raise ValueError("a history has at least a start and a close event")
@@ -38,6 +44,7 @@ def synthetic_history(
     base_stamp.FromDatetime(base)
     base_nanos = base_stamp.seconds * 1_000_000_000 + base_stamp.nanos
     payloads = _payloads("x" * payload_bytes)
+    noise = random.Random(event_count)
     events: list[HistoryEvent] = []
     for event_id in range(1, event_count + 1):
         seconds, nanos = divmod(base_nanos + event_id * 1_000_000, 1_000_000_000)  # event i at base + i ms
@@ -45,6 +52,8 @@ def synthetic_history(
             event_id=event_id, event_time=Timestamp(seconds=seconds, nanos=nanos), version=version,
             task_id=1_000_000 + event_id,
         )  # fmt: skip
+        if varied:
+            payloads = _payloads(base64.b64encode(noise.randbytes(payload_bytes))[:payload_bytes].decode())
         if event_id == 1:
             event.event_type = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
             event.workflow_execution_started_event_attributes.workflow_type.name = "SyntheticWorkflow"

@@ -94,16 +94,17 @@ def get_request_from_pb(message: Any) -> GetHistoryRequest:
     return GetHistoryRequest(close_failover_version=version, **_copied(message, _GET_REQUEST_FIELDS))
 
 
-def get_response_to_pb(response: GetHistoryResponse) -> Any:
-    """The ``GetHistoryResponse`` message of ``response``, each batch serialized."""
-    batches = _serialized(response.history_batches)
-    return pb.GetHistoryResponse(history_batches=batches, next_page_token=response.next_page_token)
-
-
-def encoded_page_to_pb(page: EncodedHistoryPage) -> Any:
+def get_response_to_pb(page: EncodedHistoryPage) -> Any:
     """The ``GetHistoryResponse`` message of an encoded page (its batches as they are, their encoding named)."""
     return pb.GetHistoryResponse(
         history_batches=page.batches, next_page_token=page.next_page_token, batch_encoding=encoding_to_pb(page.encoding)
+    )
+
+
+def encoded_page_from_pb(message: Any) -> EncodedHistoryPage:
+    """The encoded page of a ``GetHistoryResponse`` message (its batches not decoded)."""
+    return EncodedHistoryPage(
+        list(message.history_batches), encoding_from_pb(message.batch_encoding), message.next_page_token
     )
 
 
