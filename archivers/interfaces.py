@@ -316,6 +316,13 @@ class HistoryArchiver(_URIChecks):
         return PROTOBUF
 
 
+def check_record(record: VisibilityRecord) -> None:
+    """Raise :class:`InvalidArgumentError` unless ``record`` has its ids and a close time (what archiving needs)."""
+    _require_ids(namespace_id=record.namespace_id, workflow_id=record.workflow_id, run_id=record.run_id)
+    if not record.HasField("close_time"):
+        raise InvalidArgumentError("visibility record has no close_time")
+
+
 class VisibilityArchiver(_URIChecks):
     """Archives and queries visibility records for one URI scheme.
 
@@ -328,9 +335,7 @@ class VisibilityArchiver(_URIChecks):
         """Store ``record`` (an upsert keyed by namespace id and run id)."""
         parsed = as_uri(uri)
         self.check_uri(parsed)
-        _require_ids(namespace_id=record.namespace_id, workflow_id=record.workflow_id, run_id=record.run_id)
-        if not record.HasField("close_time"):
-            raise InvalidArgumentError("visibility record has no close_time")
+        check_record(record)
         self._archive(parsed, record)
 
     def query(

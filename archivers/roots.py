@@ -13,6 +13,9 @@ who created it and when. It is created once with a conditional create and never 
 - A root that already holds archives in its compat layout is never given another layout:
   :meth:`RootLayouts.init` refuses (``strict``, the ``archiver init`` command) or records the compat
   layout instead (the sidecar at ``ValidateURI``).
+- A native root created by this release keeps its visibility records in the native index
+  (``visibility_layout`` ``native``, :mod:`archivers.visindex`); native roots created before keep the
+  compat visibility layout their descriptor names.
 - A descriptor that is not valid JSON, names another format, a version this release does not know
   or an unknown layout is :class:`CorruptArchiveError`: the root is not used in any layout.
 
@@ -58,10 +61,10 @@ class RootDescriptor:
 
     @classmethod
     def new(cls, layout: str, compat: str, created_by: str) -> RootDescriptor:
-        """A descriptor for a new root in ``layout``; visibility stays in the scheme's ``compat`` layout."""
+        """A descriptor for a new root in ``layout``; visibility: the native index if native, else ``compat``."""
         return cls(
             layout=layout,
-            visibility_layout=compat,
+            visibility_layout=NATIVE if layout == NATIVE else compat,
             compression="zstd" if layout == NATIVE else "none",
             created_by=created_by,
             created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -88,8 +91,11 @@ class RootDescriptor:
         names = {f.name for f in fields(cls)}
         if set(parsed) != names or not all(isinstance(parsed[n], str) for n in names - {"version"}):
             raise CorruptArchiveError(f"{source}: root descriptor fields are not {sorted(names)} as strings")
-        if parsed["layout"] not in LAYOUTS or parsed["visibility_layout"] not in COMPAT_LAYOUTS:
+        visibility = parsed["visibility_layout"]
+        if parsed["layout"] not in LAYOUTS or visibility not in (*COMPAT_LAYOUTS, NATIVE):
             raise CorruptArchiveError(f"{source}: root descriptor names an unknown layout {parsed['layout']!r}")
+        if visibility == NATIVE and parsed["layout"] != NATIVE:
+            raise CorruptArchiveError(f"{source}: only a native root may keep its visibility in the native index")
         return cls(**parsed)
 
 
@@ -128,15 +134,22 @@ class RootLayouts:
     def __init__(self, compat: str) -> None:
         self.compat = compat
         self._lock = threading.Lock()
-        self._known: dict[Hashable, str] = {}
+        self._known: dict[Hashable, tuple[str, str]] = {}
 
     def layout_of(self, uri: URI, read: Callable[[], RootDescriptor | None]) -> str:
         """The layout name of the root of ``uri``: on first use from ``read`` (its descriptor), from memory after."""
+        return self._layouts(uri, read)[0]
+
+    def visibility_layout_of(self, uri: URI, read: Callable[[], RootDescriptor | None]) -> str:
+        """The visibility layout name of the root of ``uri`` (``native``: the native index), as :meth:`layout_of`."""
+        return self._layouts(uri, read)[1]
+
+    def _layouts(self, uri: URI, read: Callable[[], RootDescriptor | None]) -> tuple[str, str]:
         with self._lock:
             known = self._known.get(root_id(uri))
         if known is None:
             descriptor = read()
-            known = descriptor.layout if descriptor else self.compat
+            known = (descriptor.layout, descriptor.visibility_layout) if descriptor else (self.compat, self.compat)
             with self._lock:
                 known = self._known.setdefault(root_id(uri), known)
         return known
@@ -167,7 +180,7 @@ class RootLayouts:
             if existing is None:
                 raise TransientError(f"{store.bucket}/{key}: root descriptor vanished while being created; retry")
         with self._lock:
-            self._known[root_id(uri)] = existing.layout
+            self._known[root_id(uri)] = (existing.layout, existing.visibility_layout)
         if strict and existing.layout != layout:
             raise InvalidArgumentError(
                 f"{uri}: the root is already initialised in layout {existing.layout!r}, not {layout!r}"

@@ -45,8 +45,24 @@ class Candidate:
         return cls(close, close, lambda: record)
 
 
-CandidateSource = Callable[[CompiledQuery], Iterable[Candidate]]
-"""Lists every stored record that may match the compiled query (a superset is fine, in any order)."""
+@dataclass(frozen=True)
+class Window:
+    """What the page being cut needs, for a source that can read less when the order allows.
+
+    ``by_close``: the sort order starts with ``CloseTime`` (``descending`` says which way);
+    ``after``: the close time (Unix nanos) of the cursor's row when it has one, else ``None``;
+    ``page_size``: the rows the page takes. A source may leave out a stored record only if at least
+    ``page_size + 1`` matching records strictly after ``after`` it does list rank before it.
+    """
+
+    by_close: bool
+    descending: bool
+    after: int | None
+    page_size: int
+
+
+CandidateSource = Callable[[CompiledQuery, Window], Iterable[Candidate]]
+"""Lists the stored records that may be on the page (a superset is fine, in any order; see :class:`Window`)."""
 
 
 def run_query(
@@ -63,7 +79,11 @@ def run_query(
     if request.next_page_token:
         cursor = validate_cursor(decode_token(request.next_page_token, TOKEN_KIND, binding), compiled.sort_order)
     page_size = request.effective_page_size
-    records = _read(compiled, list(candidates(compiled)), cursor, page_size)
+    first = compiled.sort_order[0]
+    bound = cursor[0] if cursor is not None and isinstance(cursor[0], int) else None
+    by_close = first.field.name == "CloseTime"
+    window = Window(by_close, first.descending, bound if by_close else None, page_size)
+    records = _read(compiled, list(candidates(compiled, window)), cursor, page_size)
     if aliases:
         records = (_with_aliases(record, aliases) for record in records)
     page = compiled.page(records, cursor, page_size)

@@ -22,16 +22,17 @@ from archivers.uri import URI
 
 
 class _Root:
-    """``archive_uri``: the mixin's ``root_uri``, initialised in ``root_layout`` first if that is set."""
+    """``archive_uri``: the mixin's ``root_uri``; it and ``corpus_uri`` initialised in ``root_layout`` first if set."""
 
     root_layout: str | None = None
 
     @pytest.fixture
-    def archive_uri(self, root_uri: str) -> str:
+    def archive_uri(self, root_uri: str, corpus_uri: str) -> str:
         if self.root_layout is not None:
-            roots = get_backend(root_uri).roots
-            assert roots is not None
-            roots({}).init(URI.parse(root_uri), self.root_layout, "tests")
+            for uri in (root_uri, corpus_uri):
+                roots = get_backend(uri).roots
+                assert roots is not None
+                roots({}).init(URI.parse(uri), self.root_layout, "tests")
         return root_uri
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from backend_uris import S3URI, AzureURI, FilestoreURI, FsspecMemoryURI, GcsURI, MemoryURI, NativeRoot
 
-from archivers.testing.conformance import ArchiverConformance, HistoryConformance
+from archivers.testing.conformance import ArchiverConformance
 
 
 class TestMemory(MemoryURI, ArchiverConformance):
@@ -32,29 +32,29 @@ class TestFsspecMemory(FsspecMemoryURI, ArchiverConformance):
     pass
 
 
-# A native root keeps its scheme's compat visibility layout until the native index exists, and the
-# classes above test that; on native roots the history half runs.
+# Native roots: native history parts and the native visibility index (the classes above test the
+# compat layouts).
 
 
-class TestNativeMemory(NativeRoot, MemoryURI, HistoryConformance):
+class TestNativeMemory(NativeRoot, MemoryURI, ArchiverConformance):
     pass
 
 
-class TestNativeFilestore(NativeRoot, FilestoreURI, HistoryConformance):
+class TestNativeFilestore(NativeRoot, FilestoreURI, ArchiverConformance):
     pass
 
 
-class TestNativeS3(NativeRoot, S3URI, HistoryConformance):
+class TestNativeS3(NativeRoot, S3URI, ArchiverConformance):
     pass
 
 
-class TestNativeGcs(NativeRoot, GcsURI, HistoryConformance):
+class TestNativeGcs(NativeRoot, GcsURI, ArchiverConformance):
     pass
 
 
-class TestNativeAzure(NativeRoot, AzureURI, HistoryConformance):
+class TestNativeAzure(NativeRoot, AzureURI, ArchiverConformance):
     pass
 
 
-class TestNativeFsspecMemory(NativeRoot, FsspecMemoryURI, HistoryConformance):
+class TestNativeFsspecMemory(NativeRoot, FsspecMemoryURI, ArchiverConformance):
     pass

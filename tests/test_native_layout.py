@@ -92,7 +92,7 @@ def test_root_without_descriptor_keeps_its_compat_layout(memory_uri: str) -> Non
 
 def test_init_is_idempotent_and_refuses_another_layout(memory_uri: str) -> None:
     first = _init(memory_uri)
-    assert first.layout == "native" and first.visibility_layout == "s3store" and first.compression == "zstd"
+    assert first.layout == "native" and first.visibility_layout == "native" and first.compression == "zstd"
     assert _init(memory_uri) == first
     with pytest.raises(InvalidArgumentError, match="already initialised in layout 'native'"):
         _init(memory_uri, "s3store")

@@ -73,28 +73,28 @@ class TestFsspecMemoryThroughSidecar(FsspecMemoryURI, _ThroughSidecar):
     pass
 
 
-# On native roots the history half runs (their visibility layout is the compat one, tested above).
+# Native roots: native history parts and the native visibility index.
 
 
-class TestNativeMemoryThroughSidecar(NativeRoot, MemoryURI, _HistoryThroughSidecar):
+class TestNativeMemoryThroughSidecar(NativeRoot, MemoryURI, _ThroughSidecar):
     pass
 
 
-class TestNativeFilestoreThroughSidecar(NativeRoot, FilestoreURI, _HistoryThroughSidecar):
+class TestNativeFilestoreThroughSidecar(NativeRoot, FilestoreURI, _ThroughSidecar):
     pass
 
 
-class TestNativeS3ThroughSidecar(NativeRoot, S3URI, _HistoryThroughSidecar):
+class TestNativeS3ThroughSidecar(NativeRoot, S3URI, _ThroughSidecar):
     pass
 
 
-class TestNativeGcsThroughSidecar(NativeRoot, GcsURI, _HistoryThroughSidecar):
+class TestNativeGcsThroughSidecar(NativeRoot, GcsURI, _ThroughSidecar):
     pass
 
 
-class TestNativeAzureThroughSidecar(NativeRoot, AzureURI, _HistoryThroughSidecar):
+class TestNativeAzureThroughSidecar(NativeRoot, AzureURI, _ThroughSidecar):
     pass
 
 
-class TestNativeFsspecMemoryThroughSidecar(NativeRoot, FsspecMemoryURI, _HistoryThroughSidecar):
+class TestNativeFsspecMemoryThroughSidecar(NativeRoot, FsspecMemoryURI, _ThroughSidecar):
     pass

@@ -5,8 +5,9 @@ A directory without a descriptor (:mod:`archivers.roots`) is in Temporal's files
 descriptor says ``native`` keeps its histories in native parts (:mod:`archivers.layouts.native`),
 written and read by the object history archiver over the fsspec store's logic on local files
 (:mod:`archivers.store.local_fs`: no fsspec needed; parts are flushed to disk, then linked to their
-name); its visibility records stay in the filestore layout. Reading which layout a directory is in costs one ``open``
-per directory and process.
+name); its visibility records are in the native index (:mod:`archivers.visindex`) over the same
+store, or in the filestore layout for native directories initialised before the index existed.
+Reading which layout a directory is in costs one ``open`` per directory and process.
 
 Settings (Temporal's ``filestore`` provider keys): ``fileMode`` and ``dirMode`` as octal strings
 such as ``"0666"`` and ``"0766"`` (filestore files; native parts get the process's default modes);
@@ -48,6 +49,7 @@ from archivers.store.cache import StoreCache, per_settings
 from archivers.store.fsspec_store import FsspecStore
 from archivers.store.local_fs import LocalFileSystem
 from archivers.uri import URI
+from archivers.visindex.archiver import ByRootVisibilityArchiver, NativeIndexVisibilityArchiver
 
 
 def modes_from_config(config: BackendConfig) -> FileModes:
@@ -162,11 +164,11 @@ def _roots(config: BackendConfig) -> StoreRoots:
     return StoreRoots(*_shared(config), validate_dir_uri, prepare=lambda uri: ensure_dir(uri.path, modes.dir_mode))
 
 
-BACKEND = Backend(
-    scheme="file",
-    history=_history,
-    visibility=lambda config: FilestoreVisibilityArchiver(
-        modes_from_config(config), durability=durability_from_config(config)
-    ),
-    roots=_roots,
-)
+def _visibility(config: BackendConfig) -> ByRootVisibilityArchiver:
+    stores, roots = _shared(config)
+    filestore = FilestoreVisibilityArchiver(modes_from_config(config), durability=durability_from_config(config))
+    native = NativeIndexVisibilityArchiver(stores, validate_dir_uri)
+    return ByRootVisibilityArchiver(filestore, native, roots, lambda uri: lambda: _read_descriptor(uri.path))
+
+
+BACKEND = Backend(scheme="file", history=_history, visibility=_visibility, roots=_roots)

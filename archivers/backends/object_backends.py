@@ -9,8 +9,9 @@
 | ``memory``  | this process (tests, examples) | s3store       |
 
 Each root is in the layout its descriptor names (:mod:`archivers.roots`): ``native`` (history in
-:mod:`archivers.layouts.native`, visibility in the compat layout) or the compat layout, which is
-also the layout of a root without a descriptor.
+:mod:`archivers.layouts.native`, visibility in the native index of :mod:`archivers.visindex`, or in
+the compat layout for native roots created before it) or the compat layout, which is also the
+layout of a root without a descriptor.
 
 Stores are built lazily, once per bucket (as the store kind decides), with the scheme's settings
 (the provider block of the configuration), and shared by the history and visibility archivers and
@@ -28,11 +29,12 @@ from archivers.objects.access import URICheck
 from archivers.objects.history_archiver import ObjectHistoryArchiver
 from archivers.objects.root_manager import StoreRoots, layout_of_roots
 from archivers.objects.visibility_archiver import ObjectVisibilityArchiver
-from archivers.roots import RootLayouts
+from archivers.roots import RootLayouts, read_descriptor
 from archivers.store.base import StoreKind
 from archivers.store.cache import StoreCache, lazy_builder, per_settings
 from archivers.store.fsspec_store import FSSPEC_STORES, check_fsspec_uri
 from archivers.uri import URI
+from archivers.visindex.archiver import ByRootVisibilityArchiver, NativeIndexVisibilityArchiver
 
 
 def object_backend(
@@ -50,9 +52,14 @@ def object_backend(
         cache, roots = of(config)
         return ObjectHistoryArchiver(cache, layout_of_roots(roots, compat, native), uri_check)
 
-    def visibility(config: BackendConfig) -> ObjectVisibilityArchiver:
+    def visibility(config: BackendConfig) -> ByRootVisibilityArchiver:
         cache, roots = of(config)
-        return ObjectVisibilityArchiver(cache, layout_of_roots(roots, compat, native), uri_check)
+        return ByRootVisibilityArchiver(
+            ObjectVisibilityArchiver(cache, layout_of_roots(roots, compat, native), uri_check),
+            NativeIndexVisibilityArchiver(cache, uri_check),
+            roots,
+            lambda uri: lambda: read_descriptor(cache(uri), cache(uri).key_prefix(uri)),
+        )
 
     def root_manager(config: BackendConfig) -> StoreRoots:
         return StoreRoots(*of(config), uri_check)

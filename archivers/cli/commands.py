@@ -66,6 +66,7 @@ from archivers.paging import Listing, iter_history_events
 from archivers.redact import redact
 from archivers.registry import get_history_archiver, get_visibility_archiver
 from archivers.uri import URI
+from archivers.visindex.archiver import ByRootVisibilityArchiver, NativeIndexVisibilityArchiver
 
 A = TypeVar("A", HistoryArchiver, VisibilityArchiver)
 
@@ -328,6 +329,9 @@ def put_command(
 
 # -- put-visibility -----------------------------------------------------------------------------
 
+BULK_RECORDS = 100
+"""From this many records on, ``put-visibility`` writes compacted files on a native index."""
+
 
 @cli.command("put-visibility")
 @uri_option
@@ -348,11 +352,19 @@ def put_command(
 def put_visibility_command(
     uri: str, record_path: str, namespace_id: str, namespace: str, config_path: str | None
 ) -> None:
-    """Archive visibility records (all are read and checked before any is written)."""
+    """Archive visibility records (all are read and checked before any is written).
+
+    On a root whose visibility is the native index, BULK_RECORDS or more records are written
+    straight into compacted files (one commit per namespace) instead of one inbox object each.
+    """
     archiver, parsed = _archiver(_VISIBILITY, uri, config_path)
     records = read_visibility_records(record_path, RowNamespace(namespace_id, namespace))
-    for record in records:
-        archiver.archive(parsed, record)
+    native = archiver.for_uri(parsed) if isinstance(archiver, ByRootVisibilityArchiver) else None
+    if isinstance(native, NativeIndexVisibilityArchiver) and len(records) >= BULK_RECORDS:
+        native.archive_many(parsed, records)
+    else:
+        for record in records:
+            archiver.archive(parsed, record)
     click.echo(f"archived {len(records)} visibility record{'s' if len(records) != 1 else ''} to {redact(uri)}")
 
 

@@ -70,7 +70,7 @@ _BATCH = struct.Struct("<qIIII")  # first event id, event count, frame, offset a
 KEY_SEGMENT = "native-history"
 
 
-def _segment(value: str) -> str:
+def key_segment(value: str) -> str:
     """An id as one key segment: percent-encoded, a leading ``.`` too (so ``.`` and ``..`` are not special)."""
     encoded = quote(value, safe="")
     return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
@@ -266,7 +266,7 @@ class NativeLayout(ObjectLayout):
 
     def list_prefix(self, root: str, run: RunRequest) -> str:
         """See :class:`HistoryLayout`: ``<root>/native-history/<nsID>/<wfID>/<runID>/``, ids percent-encoded."""
-        ids = (_segment(run.namespace_id), _segment(run.workflow_id), _segment(run.run_id))
+        ids = (key_segment(run.namespace_id), key_segment(run.workflow_id), key_segment(run.run_id))
         return _join(root, KEY_SEGMENT, *ids) + "/"
 
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:

@@ -8,7 +8,6 @@ close time and run id encoded in the file names, and reads only the files that c
 
 from __future__ import annotations
 
-import functools
 import os
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
@@ -70,4 +69,6 @@ class FilestoreVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         directory = os.path.join(uri.path, layout.namespace_dirname(request.namespace_id))
-        return run_query(request, search_attribute_types, functools.partial(layout.list_visibility, directory))
+        return run_query(
+            request, search_attribute_types, lambda compiled, window: layout.list_visibility(directory, compiled)
+        )

@@ -14,8 +14,6 @@ store gives no etag is read every time.
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -30,6 +28,7 @@ from archivers.interfaces import (
     VisibilityArchiver,
 )
 from archivers.layouts.base import TimeIndex, VisibilityLayout
+from archivers.lru import LruCache
 from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
 from archivers.query import CompiledQuery, Constraints, TimeRange
 from archivers.store.base import ObjectInfo, ObjectNotFoundError, ObjectStore
@@ -45,7 +44,7 @@ class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
 
     def __init__(self, stores: StoreProvider, layouts: LayoutOf, uri_check: URICheck) -> None:
         super().__init__(stores, layouts, uri_check)
-        self._records = _RecordCache(RECORD_CACHE_SIZE)
+        self._records: LruCache[tuple[str, str, str], VisibilityRecord] = LruCache(RECORD_CACHE_SIZE)
 
     def _archive(self, uri: URI, record: VisibilityRecord) -> None:
         store, root, layout = self._open(uri)
@@ -93,7 +92,7 @@ class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
         return run_query(
             request,
             search_attribute_types,
-            lambda compiled: self._candidates(store, root, layout, request.namespace_id, compiled),
+            lambda compiled, window: self._candidates(store, root, layout, request.namespace_id, compiled),
         )
 
     def _candidates(
@@ -122,26 +121,3 @@ class ObjectVisibilityArchiver(ObjectStoreAccess, VisibilityArchiver):
         if cache_key is not None:
             self._records.put(cache_key, record)
         return record
-
-
-class _RecordCache:
-    """A thread-safe LRU map of ``(bucket, key, etag)`` to a decoded record, holding at most ``capacity``."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, str, str], VisibilityRecord] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, str]) -> VisibilityRecord | None:
-        with self._lock:
-            record = self._entries.get(key)
-            if record is not None:
-                self._entries.move_to_end(key)
-            return record
-
-    def put(self, key: tuple[str, str, str], record: VisibilityRecord) -> None:
-        with self._lock:
-            self._entries[key] = record
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
