@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -53,6 +54,13 @@ class BatchInfo(NamedTuple):
         events = batch.events
         first, last = events[0], events[-1]
         return cls(first.event_id, len(events), first.version, last.version)
+
+
+class EncodedBatches(NamedTuple):
+    """Event batches, each a ``History`` in ``encoding`` (one of :data:`ENCODINGS`)."""
+
+    batches: Iterable[bytes]
+    encoding: str
 
 
 def check_encoding(encoding: str) -> str:

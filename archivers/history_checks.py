@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from temporalio.api.history.v1 import History
 
-from archivers.batches import BatchInfo, read_batch
+from archivers.batches import BatchInfo, EncodedBatches, read_batch
 from archivers.errors import HistoryMutatedError, InvalidHistoryError
 from archivers.interfaces import ArchiveHistoryRequest
 
@@ -142,25 +142,23 @@ class CheckedBatches(Checked):
 
 
 class CheckedEncoded(Checked):
-    """Iterates encoded batches after ``resume_after`` as ``(info, bytes as stored)``, checked per batch.
+    """Iterates encoded ``batches`` after ``resume_after`` as ``(info, bytes as stored)``, checked per batch.
 
     Each batch is read with :func:`archivers.batches.read_batch` (its event ids, and the versions
     of its first and last event, without decoding events into messages); the rules of
     :class:`BatchChecks` apply to the batch's range and those versions. Bytes that are not a
-    ``History`` in ``encoding`` raise :class:`InvalidHistoryError`.
+    ``History`` in their encoding raise :class:`InvalidHistoryError`.
     """
 
-    def __init__(
-        self, request: ArchiveHistoryRequest, batches: Iterable[bytes], encoding: str, resume_after: int = 0
-    ) -> None:
+    def __init__(self, request: ArchiveHistoryRequest, batches: EncodedBatches, resume_after: int = 0) -> None:
         self._batches = batches
-        self._encoding = encoding
         self._checks = BatchChecks(request, resume_after)
 
     def __iter__(self) -> Iterator[tuple[BatchInfo, bytes]]:
         checks = self._checks
-        for index, received in enumerate(self._batches):
-            data, info = read_batch(received, index, self._encoding)
+        encoding = self._batches.encoding
+        for index, received in enumerate(self._batches.batches):
+            data, info = read_batch(received, index, encoding)
             if info is not None and checks.admit(info):
                 yield info, data
         checks.finish()

@@ -15,7 +15,7 @@ from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.batches import PROTOBUF, check_encoding, decode_batch
+from archivers.batches import PROTOBUF, EncodedBatches, check_encoding, decode_batch
 from archivers.errors import InvalidArgumentError
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.roots import RootManager
@@ -240,7 +240,7 @@ class HistoryArchiver(_URIChecks):
         parsed = as_uri(uri)
         self.check_uri(parsed)
         request.validate()
-        self._archive_encoded(parsed, request, batches, check_encoding(encoding), progress)
+        self._archive_encoded(parsed, request, EncodedBatches(batches, check_encoding(encoding)), progress)
 
     def get_encoded(
         self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str] = (PROTOBUF,)
@@ -297,14 +297,9 @@ class HistoryArchiver(_URIChecks):
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress: ...
 
     def _archive_encoded(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[bytes],
-        encoding: str,
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
-        decoded = (decode_batch(data, index, encoding) for index, data in enumerate(batches))
+        decoded = (decode_batch(data, index, batches.encoding) for index, data in enumerate(batches.batches))
         self._archive(uri, request, decoded, progress)
 
     def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:

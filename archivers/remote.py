@@ -18,7 +18,7 @@ from temporalio.api.history.v1 import History
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.batches import ENCODINGS, PROTOBUF
+from archivers.batches import ENCODINGS, PROTOBUF, EncodedBatches
 from archivers.errors import ArchiverError, InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -159,20 +159,16 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
     def _archive(
         self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
-        self._archive_encoded(uri, request, (batch.SerializeToString() for batch in batches), PROTOBUF, progress)
+        serialized = (batch.SerializeToString() for batch in batches)
+        self._archive_encoded(uri, request, EncodedBatches(serialized, PROTOBUF), progress)
 
     def _archive_encoded(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[bytes],
-        encoding: str,
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
         failure: list[Exception] = []
         header = header_to_pb(uri, request)
-        header.batch_encoding = encoding_to_pb(encoding)
-        stream = self._stream(header, batches, failure)
+        header.batch_encoding = encoding_to_pb(batches.encoding)
+        stream = self._stream(header, batches.batches, failure)
         try:
             response = self._stub.ArchiveHistory(stream, timeout=self.timeout)
         except grpc.RpcError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 
 from temporalio.api.history.v1 import History
 
+from archivers.batches import EncodedBatches
 from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -126,14 +127,9 @@ class FileHistoryArchiver(HistoryArchiver):
         return self._for(uri)._get(uri, request)
 
     def _archive_encoded(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[bytes],
-        encoding: str,
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
-        self._for(uri)._archive_encoded(uri, request, batches, encoding, progress)
+        self._for(uri)._archive_encoded(uri, request, batches, progress)
 
     def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
         return self._for(uri)._get_encoded(uri, request, accepted)

@@ -17,7 +17,7 @@ from typing import IO, Any, TypeVar
 
 from temporalio.api.history.v1 import History
 
-from archivers.batches import PROTOJSON
+from archivers.batches import PROTOJSON, EncodedBatches
 from archivers.codec.protojson import decode_histories, encode_message
 from archivers.errors import (
     ArchiveNotFoundError,
@@ -86,19 +86,14 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         self._store(uri, request, encoded, progress)
 
     def _archive_encoded(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[bytes],
-        encoding: str,
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
-        if encoding != PROTOJSON:
-            super()._archive_encoded(uri, request, batches, encoding, progress)
+        if batches.encoding != PROTOJSON:
+            super()._archive_encoded(uri, request, batches, progress)
             return
 
         def as_received(resume_after: int) -> tuple[Checked, Iterable[bytes]]:
-            checked = CheckedEncoded(request, batches, encoding, resume_after)
+            checked = CheckedEncoded(request, batches, resume_after)
             return checked, (data for _, data in checked)
 
         self._store(uri, request, as_received, progress)

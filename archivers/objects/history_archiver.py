@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from temporalio.api.history.v1 import History
 
-from archivers.batches import PROTOBUF, BatchInfo, read_batch
+from archivers.batches import PROTOBUF, BatchInfo, EncodedBatches, read_batch
 from archivers.errors import ArchiveNotFoundError, InvalidHistoryError, InvalidPageTokenError
 from archivers.history_checks import CheckedBatches, CheckedEncoded
 from archivers.interfaces import (
@@ -66,15 +66,11 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         self._write(uri, request, batches, progress, _first_event_of_batch, self._encoded)
 
     def _archive_encoded(
-        self,
-        uri: URI,
-        request: ArchiveHistoryRequest,
-        batches: Iterable[bytes],
-        encoding: str,
-        progress: ProgressRecorder | None,
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
+        encoding = batches.encoding
         if self._open(uri)[2].stored_encoding != encoding:
-            super()._archive_encoded(uri, request, batches, encoding, progress)
+            super()._archive_encoded(uri, request, batches, progress)
             return
 
         def first_event(data: bytes) -> int | None:
@@ -84,9 +80,9 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         def as_received(
             request: ArchiveHistoryRequest, batches: Iterable[bytes], resume_after: int, layout: HistoryLayout
         ) -> Iterable[tuple[BatchInfo, bytes]]:
-            return CheckedEncoded(request, batches, encoding, resume_after)
+            return CheckedEncoded(request, EncodedBatches(batches, encoding), resume_after)
 
-        self._write(uri, request, batches, progress, first_event, as_received)
+        self._write(uri, request, batches.batches, progress, first_event, as_received)
 
     def _encoded(
         self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int, layout: HistoryLayout
