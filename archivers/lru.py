@@ -44,3 +44,10 @@ class LruCache(Generic[K, V]):
             while self._total > self._capacity:
                 _, dropped = self._entries.popitem(last=False)
                 self._total -= self._weight(dropped)
+
+    def discard(self, key: K) -> None:
+        """Forget ``key`` (nothing happens if it is not held)."""
+        with self._lock:
+            dropped = self._entries.pop(key, None)
+            if dropped is not None:
+                self._total -= self._weight(dropped)

@@ -8,10 +8,12 @@ removed.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -25,7 +27,27 @@ from archivers.lifecycle import Roots, Run, RunRemoval, audit_line, remove_run, 
 from archivers.redact import redact
 
 
-def _roots_options(func: click.decorators.FC) -> click.decorators.FC:
+@dataclass(frozen=True)
+class _Target:
+    """Where a removal acts and how: the roots named, ``--yes`` and ``--audit-log``."""
+
+    uri: str | None
+    history_uri: str | None
+    visibility_uri: str | None
+    yes: bool
+    audit_log: str | None
+
+
+def _target_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The root and removal options, handed to ``func`` as one ``target`` (a :class:`_Target`)."""
+
+    @functools.wraps(func)
+    def command(
+        *, uri: str | None, history_uri: str | None, visibility_uri: str | None, yes: bool, audit_log: str | None,
+        **rest: Any,
+    ) -> None:  # fmt: skip
+        func(target=_Target(uri, history_uri, visibility_uri, yes, audit_log), **rest)
+
     for option in reversed(
         [
             click.option("--uri", default=None, metavar="URI",
@@ -37,12 +59,13 @@ def _roots_options(func: click.decorators.FC) -> click.decorators.FC:
                          help="Also append each audit line to FILE."),
         ]
     ):  # fmt: skip
-        func = option(func)
-    return func
+        command = option(command)
+    return command
 
 
-def _roots(uri: str | None, history_uri: str | None, visibility_uri: str | None, config_path: str | None) -> Roots:
+def _roots(target: _Target, config_path: str | None) -> Roots:
     """The roots named by ``--uri`` (both kinds) or ``--history-uri`` / ``--visibility-uri``."""
+    uri, history_uri, visibility_uri = target.uri, target.history_uri, target.visibility_uri
     if uri and (history_uri or visibility_uri):
         raise click.UsageError("give --uri, or --history-uri and/or --visibility-uri, not both")
     history_uri, visibility_uri = (uri, uri) if uri else (history_uri, visibility_uri)
@@ -55,37 +78,27 @@ def _roots(uri: str | None, history_uri: str | None, visibility_uri: str | None,
 
 
 @click.command("delete")
-@_roots_options
+@_target_options
 @namespace_id_option
 @click.option("--wid", "--workflow-id", "-w", "workflow_id", required=True, metavar="WORKFLOW_ID",
               help="Workflow ID.")  # fmt: skip
 @click.option("--rid", "--run-id", "-r", "run_id", default=None, metavar="RUN_ID",
               help="Run ID (default: every run of the workflow that has a visibility record).")  # fmt: skip
 @config_option()
-def delete(
-    uri: str | None,
-    history_uri: str | None,
-    visibility_uri: str | None,
-    yes: bool,
-    audit_log: str | None,
-    namespace_id: str,
-    workflow_id: str,
-    run_id: str | None,
-    config_path: str | None,
-) -> None:
+def delete(target: _Target, namespace_id: str, workflow_id: str, run_id: str | None, config_path: str | None) -> None:
     """Remove a run's archived history (every version and part) and its visibility record and index entries."""
-    roots = _roots(uri, history_uri, visibility_uri, config_path)
+    roots = _roots(target, config_path)
     if run_id:
         runs = [Run(namespace_id, workflow_id, run_id)]
     else:
         if roots.visibility is None:
             raise click.UsageError("without --rid the runs come from visibility records: name their root")
         runs = list(runs_of_workflow(roots, namespace_id, workflow_id))
-    _remove(roots, runs, "delete", yes, audit_log)
+    _remove(roots, runs, "delete", target)
 
 
 @click.command("prune")
-@_roots_options
+@_target_options
 @namespace_id_option
 @click.option("--closed-before", required=True, metavar="TIME",
               help="Remove runs closed before TIME (RFC 3339 like 2024-05-01T00:00:00Z, a date, or Unix nanos).")
@@ -95,11 +108,7 @@ def delete(
               help="Type of a custom search attribute the query names; repeatable.")  # fmt: skip
 @config_option()
 def prune(
-    uri: str | None,
-    history_uri: str | None,
-    visibility_uri: str | None,
-    yes: bool,
-    audit_log: str | None,
+    target: _Target,
     namespace_id: str,
     closed_before: str,
     query: str,
@@ -110,15 +119,15 @@ def prune(
 
     Runs are selected from the visibility records, so a visibility root must be named.
     """
-    roots = _roots(uri, history_uri, visibility_uri, config_path)
+    roots = _roots(target, config_path)
     types = parse_search_attribute_types(search_attribute_types)
     runs = list(select_runs(roots, namespace_id, closed_before, query, types))
-    _remove(roots, runs, "prune", yes, audit_log)
+    _remove(roots, runs, "prune", target)
 
 
-def _remove(roots: Roots, runs: list[Run], action: str, yes: bool, audit_log: str | None) -> None:
-    """Dry: list what each run would lose. With ``yes``: remove, one audit line per run removed."""
-    if not yes:
+def _remove(roots: Roots, runs: list[Run], action: str, target: _Target) -> None:
+    """Dry: list what each run would lose. With ``--yes``: remove, one audit line per run removed."""
+    if not target.yes:
         planned = [removal for removal in (remove_run(roots, run, dry_run=True) for run in runs) if removal.found]
         for removal in planned:
             _describe(removal)
@@ -126,7 +135,7 @@ def _remove(roots: Roots, runs: list[Run], action: str, yes: bool, audit_log: st
         click.echo(f"dry run: would remove {_count(len(planned), 'run')} ({_count(objects, 'object')}); "
                    "run again with --yes to remove")  # fmt: skip
         return
-    log = _open_log(audit_log)
+    log = _open_log(target.audit_log)
     removed = objects = 0
     try:
         for removal in _with_progress(runs, action, lambda run: remove_run(roots, run, dry_run=False)):

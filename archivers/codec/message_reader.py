@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from archivers.codec.field_types import INT32_TYPES, INT64_TYPES
+
 M = TypeVar("M", bound=Message)
 
 
@@ -36,24 +38,6 @@ class _Declined(Exception):
 
 _Read = Callable[[Any], Any]
 
-_INT64_TYPES = frozenset(
-    {
-        FieldDescriptor.TYPE_INT64,
-        FieldDescriptor.TYPE_UINT64,
-        FieldDescriptor.TYPE_SINT64,
-        FieldDescriptor.TYPE_FIXED64,
-        FieldDescriptor.TYPE_SFIXED64,
-    }
-)
-_INT32_TYPES = frozenset(
-    {
-        FieldDescriptor.TYPE_INT32,
-        FieldDescriptor.TYPE_UINT32,
-        FieldDescriptor.TYPE_SINT32,
-        FieldDescriptor.TYPE_FIXED32,
-        FieldDescriptor.TYPE_SFIXED32,
-    }
-)
 _FLOAT32_MAX = 3.4028234663852886e38
 _TIMESTAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z")
 _DURATION = re.compile(r"(-)?(\d{1,12})(?:\.(\d{1,9}))?s\Z")
@@ -172,11 +156,6 @@ def _read_int64(value: Any) -> int:
     raise _Declined
 
 
-def _read_int32(value: Any) -> int:
-    if type(value) is int:
-        return value
-    raise _Declined
-
 
 def _read_double(value: Any) -> float:
     kind = type(value)
@@ -192,16 +171,6 @@ def _read_float32(value: Any) -> float:
     return number
 
 
-def _read_string(value: Any) -> str:
-    if type(value) is str:
-        return value
-    raise _Declined
-
-
-def _read_bool(value: Any) -> bool:
-    if type(value) is bool:
-        return value
-    raise _Declined
 
 
 def _read_bytes(value: Any) -> bytes:
@@ -250,14 +219,27 @@ def _read_duration(value: Any) -> dict[str, int]:
     return {"seconds": -seconds, "nanos": -nanos} if negative else {"seconds": seconds, "nanos": nanos}
 
 
+def _exactly(kind: type) -> _Read:
+    """A reader taking values of exactly ``kind`` (``True`` is no ``int`` here) as they are."""
+
+    def read(value: Any) -> Any:
+        if type(value) is kind:
+            return value
+        raise _Declined
+
+    return read
+
+
+_read_int32, _read_string, _read_bool = _exactly(int), _exactly(str), _exactly(bool)
+
 _SCALAR_READS: dict[int, _Read] = {
     FieldDescriptor.TYPE_STRING: _read_string,
     FieldDescriptor.TYPE_BOOL: _read_bool,
     FieldDescriptor.TYPE_BYTES: _read_bytes,
     FieldDescriptor.TYPE_ENUM: _read_enum,
     FieldDescriptor.TYPE_DOUBLE: _read_double,
-    **dict.fromkeys(_INT64_TYPES, _read_int64),
-    **dict.fromkeys(_INT32_TYPES, _read_int32),
+    **dict.fromkeys(INT64_TYPES, _read_int64),
+    **dict.fromkeys(INT32_TYPES, _read_int32),
 }
 _WELL_KNOWN_READS: dict[str, _Read] = {
     "google.protobuf.Timestamp": _read_timestamp,

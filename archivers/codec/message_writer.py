@@ -21,6 +21,8 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from archivers.codec.field_types import INT32_TYPES, INT64_TYPES
+
 
 class FloatHook(Protocol):
     """Turns a finite double into what the JSON tree should hold for it (see ``protojson._FloatSlots``)."""
@@ -31,22 +33,7 @@ class FloatHook(Protocol):
 
 _Write = Callable[[Any, "FloatHook | None"], Any]
 
-_INT64_TYPES = frozenset(
-    {
-        FieldDescriptor.TYPE_INT64,
-        FieldDescriptor.TYPE_UINT64,
-        FieldDescriptor.TYPE_SINT64,
-        FieldDescriptor.TYPE_FIXED64,
-        FieldDescriptor.TYPE_SFIXED64,
-    }
-)
-_INT_KEY_TYPES = _INT64_TYPES | {
-    FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_UINT32,
-    FieldDescriptor.TYPE_SINT32,
-    FieldDescriptor.TYPE_FIXED32,
-    FieldDescriptor.TYPE_SFIXED32,
-}
+_INT_KEY_TYPES = INT64_TYPES | INT32_TYPES
 _MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799  # 0001-01-01 and 9999-12-31T23:59:59
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
@@ -147,7 +134,7 @@ def _single_write(field: FieldDescriptor) -> _Write | None:
             return lambda value, floats: json_format.MessageToDict(value)
         return _writer(message_type)
     kind = field.type
-    if kind in _INT64_TYPES:
+    if kind in INT64_TYPES:
         return lambda value, floats: str(value)
     if kind == FieldDescriptor.TYPE_BYTES:
         return lambda value, floats: base64.b64encode(value).decode("ascii")

@@ -23,19 +23,12 @@ def fixed_layout(layout: ObjectLayout) -> LayoutOf:
     return lambda uri, store, root: layout
 
 
-class ObjectStoreAccess:
-    """Base of the object archivers: the store serving each URI, the layout of its root and the URI rules."""
+class StoreURIs:
+    """The store serving each URI and the backend's URI rules: what every archiver over a store shares."""
 
-    def __init__(self, stores: StoreProvider, layouts: LayoutOf, uri_check: URICheck) -> None:
+    def __init__(self, stores: StoreProvider, uri_check: URICheck) -> None:
         self._stores = stores
-        self._layouts = layouts
         self._uri_check = uri_check
-
-    def _open(self, uri: URI) -> tuple[ObjectStore, str, ObjectLayout]:
-        """The store serving ``uri``, the root its keys start with (:meth:`ObjectStore.key_prefix`) and its layout."""
-        store = self._stores(uri)
-        root = store.key_prefix(uri)
-        return store, root, self._layouts(uri, store, root)
 
     def check_uri(self, uri: URI) -> None:
         """The backend's URI rules (no I/O)."""
@@ -46,3 +39,17 @@ class ObjectStoreAccess:
         parsed = as_uri(uri)
         self.check_uri(parsed)
         self._stores(parsed).check_bucket()
+
+
+class ObjectStoreAccess(StoreURIs):
+    """Base of the object archivers: the store serving each URI, the layout of its root and the URI rules."""
+
+    def __init__(self, stores: StoreProvider, layouts: LayoutOf, uri_check: URICheck) -> None:
+        super().__init__(stores, uri_check)
+        self._layouts = layouts
+
+    def _open(self, uri: URI) -> tuple[ObjectStore, str, ObjectLayout]:
+        """The store serving ``uri``, the root its keys start with (:meth:`ObjectStore.key_prefix`) and its layout."""
+        store = self._stores(uri)
+        root = store.key_prefix(uri)
+        return store, root, self._layouts(uri, store, root)

@@ -10,8 +10,6 @@ last (s3store) or ends with a close event (gcloud); Get only ever serves complet
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -31,6 +29,7 @@ from archivers.interfaces import (
     HistoryArchiver,
 )
 from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, PartBuilder, RunRequest, check_continues
+from archivers.lru import LruCache
 from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.store.base import ObjectNotFoundError, ObjectStore
@@ -56,7 +55,7 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
 
     def __init__(self, stores: StoreProvider, layouts: LayoutOf, uri_check: URICheck) -> None:
         super().__init__(stores, layouts, uri_check)
-        self._parts = _PartCache()
+        self._parts: LruCache[str, Part] = LruCache(8)  # parts are immutable: valid until the run is deleted
 
     # -- archive ---------------------------------------------------------------------------
 
@@ -346,37 +345,6 @@ class _PartWriter:
         self._durable_through = last_event_id
         _notify(self._progress, ArchiveProgress(last_event_id, complete=complete))
         return complete
-
-
-class _PartCache:
-    """The most recently read parts, so consecutive pages do not fetch and parse a part again.
-
-    Parts are created once and never rewritten (conditional create), so a cached part stays valid
-    until the run is deleted (:meth:`discard`).
-    """
-
-    def __init__(self, capacity: int = 8) -> None:
-        self._capacity = capacity
-        self._lock = threading.Lock()
-        self._parts: OrderedDict[str, Part] = OrderedDict()
-
-    def get(self, source: str) -> Part | None:
-        with self._lock:
-            part = self._parts.get(source)
-            if part is not None:
-                self._parts.move_to_end(source)
-            return part
-
-    def discard(self, source: str) -> None:
-        with self._lock:
-            self._parts.pop(source, None)
-
-    def put(self, source: str, part: Part) -> None:
-        with self._lock:
-            self._parts[source] = part
-            self._parts.move_to_end(source)
-            while len(self._parts) > self._capacity:
-                self._parts.popitem(last=False)
 
 
 def _cache_key(store: ObjectStore, key: str) -> str:

@@ -13,13 +13,15 @@ from collections.abc import Callable, Sequence
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
 from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
+    DeleteRunRequest,
+    DeleteRunResponse,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
     VisibilityArchiver,
     check_record,
 )
-from archivers.objects.access import StoreProvider, URICheck
+from archivers.objects.access import StoreURIs
 from archivers.roots import NATIVE, RootDescriptor, RootLayouts
 from archivers.store.base import ObjectStore
 from archivers.uri import URI, as_uri
@@ -31,22 +33,8 @@ from archivers.visindex.manifest import read_latest
 from archivers.visindex.query import candidates
 
 
-class NativeIndexVisibilityArchiver(VisibilityArchiver):
+class NativeIndexVisibilityArchiver(StoreURIs, VisibilityArchiver):
     """``VisibilityArchiver`` over the native index (:mod:`archivers.visindex`) of the store serving each URI."""
-
-    def __init__(self, stores: StoreProvider, uri_check: URICheck) -> None:
-        self._stores = stores
-        self._uri_check = uri_check
-
-    def check_uri(self, uri: URI) -> None:
-        """The backend's URI rules (no I/O)."""
-        self._uri_check(uri)
-
-    def validate_uri(self, uri: URI | str) -> None:
-        """The URI rules, then one request confirming the bucket exists and is reachable."""
-        parsed = as_uri(uri)
-        self.check_uri(parsed)
-        self._stores(parsed).check_bucket()
 
     def _open(self, uri: URI) -> tuple[ObjectStore, str]:
         store = self._stores(uri)
@@ -129,6 +117,9 @@ class ByRootVisibilityArchiver(VisibilityArchiver):
         self, uri: URI, request: QueryVisibilityRequest, search_attribute_types: SearchAttributeTypes
     ) -> QueryVisibilityResponse:
         return self.for_uri(uri)._query(uri, request, search_attribute_types)
+
+    def _delete(self, uri: URI, request: DeleteRunRequest) -> DeleteRunResponse:
+        return self.for_uri(uri)._delete(uri, request)
 
 
 def native_index(archiver: VisibilityArchiver, uri: URI) -> NativeIndexVisibilityArchiver:
