@@ -2,9 +2,9 @@
 
 :class:`BatchChecks` holds the rules over each batch's event range and end versions; the two
 iterators feed it: :class:`CheckedBatches` with ``History`` messages (checking every event), and
-:class:`CheckedSerialized` with serialized ``History`` bytes, which it checks per batch only (the
-first and last event, as Temporal's own archivers check each blob's last event) so that a binary
-batch can be stored as received without building a Python object per event.
+:class:`CheckedEncoded` with encoded batches (protobuf or protojson bytes), which it checks per batch
+only (the event ids and the first and last event's versions, as Temporal's own archivers check each
+blob's last event) so that a batch can be stored as received without building a Python object per event.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 
 from temporalio.api.history.v1 import History
 
+from archivers.batches import BatchInfo, EncodedBatches, read_batch
 from archivers.errors import HistoryMutatedError, InvalidHistoryError
-from archivers.interfaces import ArchiveHistoryRequest, parse_batch
-from archivers.layouts.base import BatchInfo
+from archivers.interfaces import ArchiveHistoryRequest
 
 
 class BatchChecks:
@@ -84,17 +84,14 @@ class BatchChecks:
             )
 
 
-class CheckedBatches:
-    """Iterates ``batches`` after ``resume_after``, checking every event against ``request`` (see :class:`BatchChecks`).
+class Checked:
+    """What an iterator of checked batches tells of its progress (the base of the two below).
 
     An input with no events at all (the history is already gone) is not an error: ``empty`` is
     then true and nothing is yielded.
     """
 
-    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int = 0) -> None:
-        self._request = request
-        self._batches = batches
-        self._checks = BatchChecks(request, resume_after)
+    _checks: BatchChecks
 
     @property
     def last_event_id(self) -> int:
@@ -105,6 +102,15 @@ class CheckedBatches:
     def empty(self) -> bool:
         """True if the input held no events at all."""
         return not self._checks.saw_events
+
+
+class CheckedBatches(Checked):
+    """Iterates ``batches`` after ``resume_after``, checking every event against ``request`` (:class:`BatchChecks`)."""
+
+    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int = 0) -> None:
+        self._request = request
+        self._batches = batches
+        self._checks = BatchChecks(request, resume_after)
 
     def __iter__(self) -> Iterator[History]:
         for batch, _ in self.with_info():
@@ -135,32 +141,24 @@ class CheckedBatches:
         checks.finish()
 
 
-class CheckedSerialized:
-    """Iterates serialized ``History`` batches after ``resume_after`` as ``(info, bytes)``, checked per batch.
+class CheckedEncoded(Checked):
+    """Iterates encoded ``batches`` after ``resume_after`` as ``(info, bytes as stored)``, checked per batch.
 
-    Each batch is parsed (in C) for its first and last event only; its event ids must run from the
-    first to the last without a gap in number (``last - first + 1`` events). The rules of
-    :class:`BatchChecks` apply to the batch's range and its first and last events' versions. Bytes
-    that are not a ``History`` raise :class:`InvalidHistoryError`.
+    Each batch is read with :func:`archivers.batches.read_batch` (its event ids, and the versions
+    of its first and last event, without decoding events into messages); the rules of
+    :class:`BatchChecks` apply to the batch's range and those versions. Bytes that are not a
+    ``History`` in their encoding raise :class:`InvalidHistoryError`.
     """
 
-    def __init__(self, request: ArchiveHistoryRequest, batches: Iterable[bytes], resume_after: int = 0) -> None:
+    def __init__(self, request: ArchiveHistoryRequest, batches: EncodedBatches, resume_after: int = 0) -> None:
         self._batches = batches
         self._checks = BatchChecks(request, resume_after)
 
     def __iter__(self) -> Iterator[tuple[BatchInfo, bytes]]:
         checks = self._checks
-        for index, data in enumerate(self._batches):
-            events = parse_batch(data, index).events
-            if not events:
-                continue
-            first, last = events[0], events[-1]
-            if last.event_id - first.event_id + 1 != len(events):
-                raise InvalidHistoryError(
-                    f"events out of order: batch {index} holds {len(events)} events from id {first.event_id} "
-                    f"to id {last.event_id}"
-                )
-            info = BatchInfo(first.event_id, len(events), first.version, last.version)
-            if checks.admit(info):
+        encoding = self._batches.encoding
+        for index, received in enumerate(self._batches.batches):
+            data, info = read_batch(received, index, encoding)
+            if info is not None and checks.admit(info):
                 yield info, data
         checks.finish()

@@ -7,16 +7,16 @@ snake_case fields. Temporal API messages are the ``temporalio.api`` protobuf cla
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from google.protobuf.message import DecodeError
 from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
-from archivers.errors import InvalidArgumentError, InvalidHistoryError
+from archivers.batches import PROTOBUF, EncodedBatches, check_encoding, decode_batch
+from archivers.errors import InvalidArgumentError
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.roots import RootManager
 from archivers.uri import URI, as_uri
@@ -103,10 +103,11 @@ class GetHistoryResponse:
 
 
 @dataclass(frozen=True)
-class SerializedHistoryPage:
-    """One page of history batches, each a serialized ``History``, and the token of the next page (empty when done)."""
+class EncodedHistoryPage:
+    """One page of history batches, each a ``History`` in ``encoding`` (:mod:`archivers.batches`), and the token."""
 
-    history_batches: list[bytes]
+    batches: list[bytes]
+    encoding: str = PROTOBUF
     next_page_token: bytes = b""
 
 
@@ -221,33 +222,45 @@ class HistoryArchiver(_URIChecks):
         request.validate()
         return self._get(parsed, request)
 
-    def archive_serialized(
+    def archive_encoded(
         self,
         uri: URI | str,
         request: ArchiveHistoryRequest,
         batches: Iterable[bytes],
+        encoding: str = PROTOBUF,
         progress: ProgressRecorder | None = None,
     ) -> None:
-        """:meth:`archive` from serialized ``History`` batches (what the sidecar receives).
+        """:meth:`archive` from batches each a ``History`` in ``encoding`` (what the sidecar receives).
 
-        Same contract; bytes that are not a ``History`` raise :class:`InvalidHistoryError`. A
-        layout that stores binary batches stores them as received, checked per batch (first and
-        last event: :class:`archivers.history_checks.CheckedSerialized`); others decode them.
+        Same contract; bytes that are not a ``History`` in ``encoding`` raise
+        :class:`InvalidHistoryError`. A layout that stores ``encoding`` (:meth:`stored_encoding`)
+        stores the batches as received, checked per batch (event ids, first and last version:
+        :class:`archivers.history_checks.CheckedEncoded`); others decode them.
         """
         parsed = as_uri(uri)
         self.check_uri(parsed)
         request.validate()
-        self._archive_serialized(parsed, request, batches, progress)
+        self._archive_encoded(parsed, request, EncodedBatches(batches, check_encoding(encoding)), progress)
 
-    def get_serialized(self, uri: URI | str, request: GetHistoryRequest) -> SerializedHistoryPage:
-        """:meth:`get` with each batch serialized (what the sidecar sends); same pages and tokens.
+    def get_encoded(
+        self, uri: URI | str, request: GetHistoryRequest, accepted: Collection[str] = (PROTOBUF,)
+    ) -> EncodedHistoryPage:
+        """:meth:`get` with each batch encoded (what the sidecar sends); same pages and tokens.
 
-        A layout that stores binary batches serves slices of its stored bytes without decoding events.
+        Batches are in the root's :meth:`stored_encoding` if ``accepted`` holds it, served as
+        slices of the stored bytes without decoding events; else binary protobuf. The page says
+        which.
         """
         parsed = as_uri(uri)
         self.check_uri(parsed)
         request.validate()
-        return self._get_serialized(parsed, request)
+        return self._get_encoded(parsed, request, accepted)
+
+    def stored_encoding(self, uri: URI | str) -> str:
+        """The batch encoding the root of ``uri`` stores (:mod:`archivers.batches`): protojson for compat roots."""
+        parsed = as_uri(uri)
+        self.check_uri(parsed)
+        return self._stored_encoding(parsed)
 
     def progress(self, uri: URI | str, request: ArchiveHistoryRequest) -> ArchiveProgress:
         """Return how much of ``request``'s history is durably archived (where a retry resumes)."""
@@ -283,15 +296,19 @@ class HistoryArchiver(_URIChecks):
     @abc.abstractmethod
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress: ...
 
-    def _archive_serialized(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    def _archive_encoded(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
-        self._archive(uri, request, parse_batches(batches), progress)
+        decoded = (decode_batch(data, index, batches.encoding) for index, data in enumerate(batches.batches))
+        self._archive(uri, request, decoded, progress)
 
-    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
         response = self._get(uri, request)
         serialized = [batch.SerializeToString() for batch in response.history_batches]
-        return SerializedHistoryPage(serialized, response.next_page_token)
+        return EncodedHistoryPage(serialized, PROTOBUF, response.next_page_token)
+
+    def _stored_encoding(self, uri: URI) -> str:
+        return PROTOBUF
 
 
 def check_record(record: VisibilityRecord) -> None:
@@ -376,20 +393,6 @@ class Backend:
     history: Callable[[BackendConfig], HistoryArchiver]
     visibility: Callable[[BackendConfig], VisibilityArchiver]
     roots: Callable[[BackendConfig], RootManager] | None = None
-
-
-def parse_batch(data: bytes, index: int) -> History:
-    """Batch number ``index`` of an archive, parsed; :class:`InvalidHistoryError` if it is not a ``History``."""
-    try:
-        return History.FromString(data)
-    except DecodeError as exc:
-        raise InvalidHistoryError(f"history batch {index} is not a serialized temporal.api.history.v1.History") from exc
-
-
-def parse_batches(batches: Iterable[bytes]) -> Iterator[History]:
-    """Each serialized ``History`` parsed (see :func:`parse_batch`)."""
-    for index, data in enumerate(batches):
-        yield parse_batch(data, index)
 
 
 def _require_ids(**ids: str) -> None:

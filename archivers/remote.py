@@ -9,7 +9,7 @@ the table in :mod:`archivers.wire.status`). Needs the ``sidecar`` extra (``grpci
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 import grpc
@@ -18,21 +18,25 @@ from temporalio.api.history.v1 import History
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
 from archivers._proto.temporal_archivers.v1 import service_pb2_grpc
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import ENCODINGS, PROTOBUF, EncodedBatches
 from archivers.errors import ArchiverError, InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
-    SerializedHistoryPage,
     VisibilityArchiver,
 )
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.uri import URI, as_uri
 from archivers.wire.messages import (
+    encoded_page_from_pb,
+    encoding_from_pb,
+    encoding_to_pb,
     get_request_to_pb,
     get_response_from_pb,
     header_to_pb,
@@ -155,13 +159,16 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
     def _archive(
         self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
-        self._archive_serialized(uri, request, (batch.SerializeToString() for batch in batches), progress)
+        serialized = (batch.SerializeToString() for batch in batches)
+        self._archive_encoded(uri, request, EncodedBatches(serialized, PROTOBUF), progress)
 
-    def _archive_serialized(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    def _archive_encoded(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
         failure: list[Exception] = []
-        stream = self._stream(header_to_pb(uri, request), batches, failure)
+        header = header_to_pb(uri, request)
+        header.batch_encoding = encoding_to_pb(batches.encoding)
+        stream = self._stream(header, batches.batches, failure)
         try:
             response = self._stub.ArchiveHistory(stream, timeout=self.timeout)
         except grpc.RpcError as exc:
@@ -195,9 +202,14 @@ class RemoteHistoryArchiver(_Remote, HistoryArchiver):
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return get_response_from_pb(self._call("GetHistory", get_request_to_pb(uri, request)))
 
-    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
-        response = self._call("GetHistory", get_request_to_pb(uri, request))
-        return SerializedHistoryPage(list(response.history_batches), response.next_page_token)
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        message = get_request_to_pb(uri, request)
+        message.accepted_encodings.extend(encoding_to_pb(name) for name in sorted(set(accepted) & set(ENCODINGS)))
+        return encoded_page_from_pb(self._call("GetHistory", message))
+
+    def _stored_encoding(self, uri: URI) -> str:
+        response = self._call("GetHistoryEncoding", pb.GetHistoryEncodingRequest(uri=str(uri)))
+        return encoding_from_pb(response.batch_encoding)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         response = self._call("GetArchiveProgress", pb.GetArchiveProgressRequest(header=header_to_pb(uri, request)))

@@ -111,7 +111,7 @@ def sidecar_growth(uri: str) -> tuple[float, float]:
             token = b""
             while True:
                 request = GetHistoryRequest("test-namespace-id", "test-workflow-id", run, None, token, 256)
-                token = remote.get_serialized(uri, request).next_page_token
+                token = remote.get_encoded(uri, request).next_page_token
                 if not token:
                     break
             growth.append((sidecar.peak_kib() - before) / 1024)

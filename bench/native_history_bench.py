@@ -4,11 +4,11 @@ For synthetic histories (``--sizes``, default 1k, 10k and 50k events; 3 events a
 payloads, as the conformance suite's), in one run:
 
 - *size*: bytes stored by the native layout vs. the protojson of the s3store layout;
-- *archive*: ``HistoryArchiver.archive_serialized`` (serialized batches, the sidecar's path) and
+- *archive*: ``HistoryArchiver.archive_encoded`` (serialized batches, the sidecar's path) and
   ``archive`` (``History`` messages) to a native root (a new run each time) vs. the *baseline*:
   the raw store writing exactly the native parts' bytes (file://: ``open(O_EXCL)``, write, fsync;
   s3 on moto's server: boto3 ``put_object``), best of ``--repeat``;
-- *get*: every page (256 events) through ``get_serialized`` and ``get`` vs. the raw read of the
+- *get*: every page (256 events) through ``get_encoded`` and ``get`` vs. the raw read of the
   same objects (``open().read()`` / ``get_object``);
 - the same serialized archive and get **through a sidecar process** (``archiver serve``, called
   with :class:`archivers.remote.RemoteHistoryArchiver` over loopback gRPC);
@@ -66,13 +66,18 @@ def best(repeat: int, run: Callable[[int], object]) -> float:
 
 
 def read_all(history: HistoryArchiver, uri: str, run: str, serialized: bool) -> int:
-    """Every page of one run (``get_serialized`` or ``get``); returns the batch count."""
+    """Every page of one run (``get_encoded`` or ``get``); returns the batch count."""
     token, batches = b"", 0
     while True:
         request = GetHistoryRequest("test-namespace-id", "test-workflow-id", run, None, token, PAGE)
-        page = history.get_serialized(uri, request) if serialized else history.get(uri, request)
-        batches += len(page.history_batches)
-        token = page.next_page_token
+        if serialized:
+            page = history.get_encoded(uri, request)
+            batches += len(page.batches)
+            token = page.next_page_token
+        else:
+            response = history.get(uri, request)
+            batches += len(response.history_batches)
+            token = response.next_page_token
         if not token:
             return batches
 
@@ -98,7 +103,7 @@ def measure(
 ) -> None:
     """Archive and full get of one size through ``history``, beside the raw put and get of the same parts.
 
-    Serialized batches (``archive_serialized``/``get_serialized``: the sidecar's path) always;
+    Serialized batches (``archive_encoded``/``get_encoded``: the sidecar's path) always;
     ``History`` messages (``archive``/``get``) too if ``messages``. Each repeat archives and reads
     its own run, so no read is served from the archiver's part cache.
     """
@@ -124,7 +129,7 @@ def _timed(
     run = f"run-{name}-{{}}"
     if name.endswith("serialized"):
         archive = best(
-            repeat, lambda a: history.archive_serialized(uri, request_for(batches, run_id=run.format(a)), serialized)
+            repeat, lambda a: history.archive_encoded(uri, request_for(batches, run_id=run.format(a)), serialized)
         )
     else:
         archive = best(repeat, lambda a: history.archive(uri, request_for(batches, run_id=run.format(a)), batches))

@@ -32,18 +32,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.message import DecodeError
-from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
+from archivers.batches import read_batch
 from archivers.config import ArchivalConfig
-from archivers.errors import ArchiverError, InvalidArgumentError
+from archivers.errors import ArchiverError, InvalidArgumentError, InvalidHistoryError
 from archivers.interfaces import BackendConfig, HistoryArchiver, VisibilityArchiver
 from archivers.progress import ArchiveProgress
 from archivers.registry import get_backend, get_history_archiver, get_visibility_archiver
 from archivers.roots import NATIVE
 from archivers.uri import URI
 from archivers.wire.messages import (
+    accepted_from_pb,
+    encoding_from_pb,
+    encoding_to_pb,
     get_request_from_pb,
     get_response_to_pb,
     header_from_pb,
@@ -260,10 +262,12 @@ class ArchiverServicer:
             request = header_from_pb(header)
             recorder = _Recorder()
 
+            encoding = encoding_from_pb(header.batch_encoding)
+
             def archive() -> Any:
                 archiver = self.history_archiver(header.uri)
-                batches = _batches(stream, request.next_event_id)
-                archiver.archive_serialized(header.uri, request, batches, progress=recorder)
+                batches = _batches(stream, request.next_event_id, encoding)
+                archiver.archive_encoded(header.uri, request, batches, encoding, progress=recorder)
                 return pb.ArchiveHistoryResponse(progress=[progress_to_pb(point) for point in recorder.points])
 
             return await self._in(self._stream_pool, archive)
@@ -272,13 +276,24 @@ class ArchiverServicer:
 
     @_mapped
     async def GetHistory(self, request: Any, context: Context) -> Any:
-        """Return one page of the archived history, each batch serialized (native batches: stored bytes, sliced)."""
+        """Return one page of the archived history: in the stored encoding if accepted (stored bytes), else protobuf."""
 
         def get() -> Any:
-            page = self.history_archiver(request.uri).get_serialized(request.uri, get_request_from_pb(request))
+            accepted = accepted_from_pb(request.accepted_encodings)
+            page = self.history_archiver(request.uri).get_encoded(request.uri, get_request_from_pb(request), accepted)
             return get_response_to_pb(page)
 
         return await self._in(self._unary_pool, get)
+
+    @_mapped
+    async def GetHistoryEncoding(self, request: Any, context: Context) -> Any:
+        """Return the batch encoding the history root of ``request.uri`` stores."""
+
+        def encoding() -> Any:
+            stored = self.history_archiver(request.uri).stored_encoding(request.uri)
+            return pb.GetHistoryEncodingResponse(batch_encoding=encoding_to_pb(stored))
+
+        return await self._in(self._unary_pool, encoding)
 
     @_mapped
     async def ArchiveVisibility(self, request: Any, context: Context) -> Any:
@@ -303,8 +318,8 @@ class ArchiverServicer:
         return await self._in(self._unary_pool, query)
 
 
-def _batches(stream: RequestStream, next_event_id: int) -> Iterator[bytes]:
-    """The serialized batches of the rest of the stream, one message at a time (the library parses them).
+def _batches(stream: RequestStream, next_event_id: int, encoding: str) -> Iterator[bytes]:
+    """The batches (``History`` in ``encoding``) of the rest of the stream, one message at a time.
 
     Raises :class:`InvalidArgumentError` for a misplaced header; an ``abort`` raises :class:`ClientAbortedError`.
     A stream that ends where the history had not (its last batch does not end at event
@@ -322,16 +337,16 @@ def _batches(stream: RequestStream, next_event_id: int) -> Iterator[bytes]:
         for data in message.batches.history:
             last = data
             yield data
-    if not _ends_at(last, next_event_id - 1):
+    if not _ends_at(last, encoding, next_event_id - 1):
         stream.check_finished()
 
 
-def _ends_at(batch: bytes | None, event_id: int) -> bool:
-    """Whether ``batch`` parses and its last event is ``event_id`` (a batch that does not parse was refused already)."""
+def _ends_at(batch: bytes | None, encoding: str, event_id: int) -> bool:
+    """Whether ``batch`` reads and its last event is ``event_id`` (a batch that does not read was refused already)."""
     if batch is None:
         return event_id == 0
     try:
-        events = History.FromString(batch).events
-    except DecodeError:
+        info = read_batch(batch, 0, encoding)[1]
+    except InvalidHistoryError:
         return False
-    return bool(events) and events[-1].event_id == event_id
+    return info is not None and info.last_event_id == event_id

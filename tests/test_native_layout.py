@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from temporalio.api.history.v1 import History
 
+from archivers.batches import PROTOBUF, BatchInfo
 from archivers.cli import main
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidHistoryError
 from archivers.interfaces import GetHistoryRequest, HistoryArchiver
 from archivers.layouts import native, s3store
-from archivers.layouts.base import BatchInfo
 from archivers.registry import get_history_archiver, get_root_manager
 from archivers.remote import RemoteHistoryArchiver
 from archivers.roots import DESCRIPTOR_NAME, RootDescriptor
@@ -204,15 +204,16 @@ def test_sidecar_config_default_layout(tmp_path: Path) -> None:
 
 
 def _all_serialized(history: HistoryArchiver, uri: str, page_size: int) -> tuple[list[bytes], list[bytes]]:
-    """Every page through ``get_serialized`` and through ``get``: (batches as bytes, tokens); both must agree."""
+    """Every page through ``get_encoded`` and through ``get``: (batches as bytes, tokens); both must agree."""
     batches: list[bytes] = []
     tokens: list[bytes] = []
     token = b""
     while True:
         request = GetHistoryRequest(*IDS, next_page_token=token, page_size=page_size)
-        page = history.get_serialized(uri, request)
+        page = history.get_encoded(uri, request)
         assert page.next_page_token == history.get(uri, request).next_page_token
-        batches += page.history_batches
+        assert page.encoding == PROTOBUF
+        batches += page.batches
         tokens.append(token := page.next_page_token)
         if not token:
             return batches, tokens
@@ -222,7 +223,7 @@ def _all_serialized(history: HistoryArchiver, uri: str, page_size: int) -> tuple
 def test_serialized_batches_are_stored_and_served_as_received(
     memory_uri: str, tmp_path: Path, request: pytest.FixtureRequest, where: str
 ) -> None:
-    """``archive_serialized`` stores the bytes it is given; ``get_serialized`` serves them, in the pages of ``get``.
+    """``archive_encoded`` stores the bytes it is given; ``get_encoded`` serves them, in the pages of ``get``.
 
     Each batch is sent with an unknown field in front of its events (legal protobuf, e.g. from a
     newer server): decoding and re-encoding would move it after them, so only bytes passed through
@@ -236,7 +237,7 @@ def test_serialized_batches_are_stored_and_served_as_received(
     batches = synthetic_history(3_000, version=2, payload_bytes=90, varied=True)
     sent = [b"\xf8\xff\x03\x01" + b.SerializeToString() for b in batches]  # field 65535 = 1, then the events
     assert History.FromString(sent[0]).SerializeToString() != sent[0]
-    history.archive_serialized(uri, request_for(batches), iter(sent))
+    history.archive_encoded(uri, request_for(batches), iter(sent), PROTOBUF)
     served, tokens = _all_serialized(history, uri, 100)
     assert served == sent and len(tokens) > 2
     assert [History.FromString(b) for b in served] == [History.FromString(b) for b in sent]
@@ -257,7 +258,7 @@ def test_serialized_archive_refuses_bad_batches_and_stores_nothing(
     history = get_history_archiver(memory_uri)
     batches = synthetic_history(30)
     with pytest.raises(InvalidHistoryError, match=message):
-        history.archive_serialized(memory_uri, request_for(batches), mangle([b.SerializeToString() for b in batches]))
+        history.archive_encoded(memory_uri, request_for(batches), mangle([b.SerializeToString() for b in batches]))
     stored = [o.key for page in MemoryStore(URI.parse(memory_uri).host).list_all("") for o in page.objects]
     assert not [key for key in stored if native.KEY_SEGMENT in key], stored
 

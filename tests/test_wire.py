@@ -15,11 +15,11 @@ from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from archivers.errors import ArchiverError, InvalidArgumentError, NonRetryableError, TransientError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
-    SerializedHistoryPage,
 )
 from archivers.progress import ArchiveProgress
 from archivers.wire import messages
@@ -132,7 +132,7 @@ def test_get_request_round_trips(version: int | None) -> None:
 
 def test_get_response_round_trips() -> None:
     response = GetHistoryResponse(history_batches=[_history(1), _history(3)], next_page_token=b"next")
-    page = SerializedHistoryPage([b.SerializeToString() for b in response.history_batches], b"next")
+    page = EncodedHistoryPage([b.SerializeToString() for b in response.history_batches], next_page_token=b"next")
     assert messages.get_response_from_pb(messages.get_response_to_pb(page)) == response
 
 

@@ -18,11 +18,12 @@ Temporal's filestore; see :class:`archivers.localfiles.Durability`; filestore fi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from temporalio.api.history.v1 import History
 
+from archivers.batches import EncodedBatches
 from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
@@ -30,10 +31,10 @@ from archivers.interfaces import (
     BackendConfig,
     DeleteRunRequest,
     DeleteRunResponse,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
-    SerializedHistoryPage,
 )
 from archivers.layouts.native import LAYOUT as NATIVE_LAYOUT
 from archivers.localfiles import Durability, FileModes, ensure_dir, validate_dir_uri
@@ -125,13 +126,16 @@ class FileHistoryArchiver(HistoryArchiver):
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
         return self._for(uri)._get(uri, request)
 
-    def _archive_serialized(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    def _archive_encoded(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
-        self._for(uri)._archive_serialized(uri, request, batches, progress)
+        self._for(uri)._archive_encoded(uri, request, batches, progress)
 
-    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
-        return self._for(uri)._get_serialized(uri, request)
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        return self._for(uri)._get_encoded(uri, request, accepted)
+
+    def _stored_encoding(self, uri: URI) -> str:
+        return self._for(uri)._stored_encoding(uri)
 
     def _progress(self, uri: URI, request: ArchiveHistoryRequest) -> ArchiveProgress:
         return self._for(uri)._progress(uri, request)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import PROTOJSON, BatchInfo, dumps_batch, json_event_ids
 from archivers.codec.protojson import dict_to_message, encode_message
+from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest, DeleteRunRequest, GetHistoryRequest
 from archivers.query import Constraints, TimeRange
 from archivers.store.base import ObjectInfo, ObjectStore
@@ -25,27 +27,6 @@ ListedKey = tuple[ObjectInfo, int, int]
 
 TARGET_PART_BYTES = 2 * 1024 * 1024
 """Temporal's history blob size: a part is closed once its stored batches reach it."""
-
-
-class BatchInfo(NamedTuple):
-    """What a part's header needs of one batch: its event range and its end versions (a tuple: cheap to make)."""
-
-    first_event_id: int
-    event_count: int
-    first_version: int
-    last_version: int
-
-    @property
-    def last_event_id(self) -> int:
-        """The id of the batch's last event (batches hold consecutive ids)."""
-        return self.first_event_id + self.event_count - 1
-
-    @classmethod
-    def of(cls, batch: History) -> BatchInfo:
-        """The info of a non-empty batch whose event ids are consecutive."""
-        events = batch.events
-        first, last = events[0], events[-1]
-        return cls(first.event_id, len(events), first.version, last.version)
 
 
 class Part(abc.ABC):
@@ -70,14 +51,14 @@ class Part(abc.ABC):
         """Batch ``index`` as a serialized ``History`` (layouts storing binary batches slice them, not re-encode)."""
         return self.batch(index).SerializeToString()
 
-    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int] | None:
-        """Batches from ``index`` on as stored bytes, without decoding them, or ``None`` if the layout cannot.
+    @abc.abstractmethod
+    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+        """Batches from ``index`` on as stored, in the layout's ``stored_encoding``, without decoding events.
 
         Takes batches while fewer than ``budget`` events are taken; the first must start at event
         ``expected`` and each continue the one before (else :class:`CorruptArchiveError`). Returns the
-        batches (each a serialized ``History``), the index after them and the event id after them.
+        batches, the index after them and the event id after them.
         """
-        return None
 
     @property
     def batches(self) -> list[History]:
@@ -104,6 +85,17 @@ class JsonPart(Part):
             self.raw_batches[index], History, source=self.source, ignore_unknown_fields=not self.strict
         )
 
+    def slices(self, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+        """See :class:`Part`: each stored batch written again as compact protojson, only its event ids checked."""
+        taken: list[bytes] = []
+        start = expected
+        while index < len(self.raw_batches) and expected - start < budget:
+            raw = self.raw_batches[index]
+            expected = check_continues(json_event_ids(raw, self.source, CorruptArchiveError), expected, self.source)
+            taken.append(dumps_batch(raw))
+            index += 1
+        return taken, index, expected
+
 
 class HistoryLayout(abc.ABC):
     """Naming and encoding of history parts for one layout."""
@@ -120,8 +112,8 @@ class HistoryLayout(abc.ABC):
     def parse_key(self, root: str, run: RunRequest, key: str) -> tuple[int, int] | None:
         """``(version, index)`` of a listed key, or ``None`` if it is not one of the run's parts."""
 
-    stores_serialized: ClassVar[bool] = False
-    """True if :meth:`encode_batch` is ``History.SerializeToString``: received binary batches are stored as they are."""
+    stored_encoding: ClassVar[str] = PROTOJSON
+    """How :meth:`encode_batch` stores a batch (:mod:`archivers.batches`): batches received in it are kept as is."""
 
     def encode_batch(self, batch: History) -> bytes:
         """One batch as the layout stores it; parts are sized by these bytes (default: protojson)."""
@@ -187,6 +179,21 @@ def encode_history(layout: HistoryLayout, request: ArchiveHistoryRequest, batche
         builder.add(BatchInfo.of(batch), layout.encode_batch(batch))
     parts.append(builder.build(True))
     return parts
+
+
+def check_continues(event_ids: Iterable[int], expected: int, source: str) -> int:
+    """The event id after a batch of ``event_ids``, if they continue the history at ``expected``.
+
+    A stored history that starts later than event 1 or skips events (parts lost or written by
+    upstream's multi-part bug) raises :class:`CorruptArchiveError` instead of being served.
+    """
+    for event_id in event_ids:
+        if event_id != expected:
+            raise CorruptArchiveError(
+                f"{source}: archived history is incomplete: expected event {expected}, found event {event_id}"
+            )
+        expected += 1
+    return expected
 
 
 def version_and_index(key: str, prefix: str) -> tuple[int, int] | None:

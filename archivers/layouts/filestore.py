@@ -15,13 +15,14 @@ import functools
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import dumps_batch
 from archivers.codec.naming import fingerprint
 from archivers.codec.protojson import decode_message, dict_to_message
 from archivers.errors import CorruptArchiveError, InvalidArgumentError, InvalidPageTokenError
@@ -37,6 +38,7 @@ HISTORY_SUFFIX = ".history"
 VISIBILITY_SUFFIX = ".visibility"
 _HISTORY_NAME = re.compile(r"^(\d+)_(-?\d+)\.history$")
 _VISIBILITY_NAME = re.compile(r"^(-?\d+)_(\d+)\.visibility$")
+T = TypeVar("T")
 
 
 def history_prefix(namespace_id: str, workflow_id: str, run_id: str) -> str:
@@ -139,15 +141,30 @@ def _offset_check(prefix: str, version: int, index: int, offset: int) -> str:
     return seal(f"filestore-history:{prefix}:{version}:{index}:{offset}")
 
 
+def as_history(value: dict[str, Any], path: str) -> History:
+    """A batch read from the history file at ``path`` as a ``History`` (unknown fields discarded, as in Go)."""
+    return dict_to_message(value, History, source=path, ignore_unknown_fields=True)
+
+
+def as_protojson(value: dict[str, Any], path: str) -> bytes:
+    """A batch read from a history file as compact protojson text (its events not decoded)."""
+    return dumps_batch(value)
+
+
 def read_page(
-    handle: IO[bytes], path: str, cursor: HistoryCursor, page_size: int
-) -> tuple[list[History], HistoryCursor | None]:
+    handle: IO[bytes],
+    path: str,
+    cursor: HistoryCursor,
+    page_size: int,
+    convert: Callable[[dict[str, Any], str], T],
+) -> tuple[list[T], HistoryCursor | None]:
     """One page of a history file: whole batches from ``cursor`` until ``page_size`` events, and the next cursor.
 
-    Reads only as far as the page needs (from the cursor's offset, or from the start skipping
-    ``cursor.index`` batches). Raises :class:`CorruptArchiveError` if what it reads is not a
-    JSON array of ``History`` objects, and :class:`InvalidPageTokenError` if the cursor is past
-    the end or its offset is not where a batch starts.
+    Each batch is given as ``convert`` (:func:`as_history` or :func:`as_protojson`) makes it
+    from its parsed JSON object. Reads only as far as the page needs (from the cursor's offset, or
+    from the start skipping ``cursor.index`` batches). Raises :class:`CorruptArchiveError` if
+    what it reads is not a JSON array of ``History`` objects, and :class:`InvalidPageTokenError`
+    if the cursor is past the end or its offset is not where a batch starts.
     """
     scanner = _BatchScanner(handle, path, cursor.offset)
     if cursor.offset is None:
@@ -156,18 +173,18 @@ def read_page(
                 raise InvalidPageTokenError(
                     f"invalid next page token: batch {cursor.index} is past the end of the history"
                 )
-    batches: list[History] = []
+    batches: list[T] = []
     events = 0
     while events < page_size or not batches:
-        batch = scanner.next_batch()
-        if batch is None:
+        value = scanner.next_batch()
+        if value is None:
             if cursor.index > 0 and not batches:
                 raise InvalidPageTokenError(
                     f"invalid next page token: batch {cursor.index} is past the end of the history"
                 )
             return batches, None
-        batches.append(batch)
-        events += len(batch.events)
+        batches.append(convert(value, path))
+        events += len(value.get("events", []))
     offset = scanner.next_offset()
     if offset is None:
         return batches, None
@@ -192,12 +209,9 @@ class _BatchScanner:
             elif self._stream.peek() != "{" or self._stream.offset != offset:
                 raise InvalidPageTokenError("invalid next page token: no batch starts at its offset")
 
-    def next_batch(self) -> History | None:
-        """The next batch, or ``None`` after the last one."""
-        value = self._next_value()
-        if value is None:
-            return None
-        return dict_to_message(value, History, source=self._path, ignore_unknown_fields=True)
+    def next_batch(self) -> dict[str, Any] | None:
+        """The next batch's parsed JSON object, or ``None`` after the last one."""
+        return self._next_value()
 
     def skip_batch(self) -> bool:
         """Pass over the next batch without decoding its events; ``False`` after the last one."""

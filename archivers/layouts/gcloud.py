@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from temporalio.api.enums.v1 import EventType
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import BatchInfo, json_event_ids
 from archivers.codec.naming import gcloud_fingerprint as h
 from archivers.codec.protojson import parse_json
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.layouts.base import (
-    BatchInfo,
     JsonPart,
     ListedKey,
     ObjectLayout,
@@ -50,6 +50,8 @@ CLOSE_EVENT_TYPES = frozenset(
     }
 )
 """The events that end a run's history: a gcloud part ending with one completes the history."""
+_CLOSE_EVENT_VALUES = frozenset({*CLOSE_EVENT_TYPES, *(EventType.Name(t) for t in CLOSE_EVENT_TYPES)})
+"""The protojson values (enum name, or number) of :data:`CLOSE_EVENT_TYPES`."""
 _PART = re.compile(r"^(\d*)_(-?\d+)_(\d+)\.history$")
 _VISIBILITY = re.compile(r"^(closeTimeout|startTimeout)_([^_]+)_(\d*)_(\d*)_(\d*)\.visibility$")
 
@@ -142,13 +144,12 @@ class GcloudLayout(ObjectLayout):
         parsed = parse_json(data, source)
         if not isinstance(parsed, list):
             raise CorruptArchiveError(f"{source}: expected a JSON array of event batches")
-        part = JsonPart(parsed, False, 0, source, strict=False)
-        for index in reversed(range(len(part))):
-            events = part.batch(index).events
-            if events:
-                last = events[-1]
-                return JsonPart(parsed, last.event_type in CLOSE_EVENT_TYPES, last.event_id, source, strict=False)
-        return part
+        for raw in reversed(parsed):
+            event_ids = json_event_ids(raw, source, CorruptArchiveError)
+            if event_ids:
+                closes = raw["events"][-1].get("eventType") in _CLOSE_EVENT_VALUES
+                return JsonPart(parsed, closes, event_ids[-1], source, strict=False)
+        return JsonPart(parsed, False, 0, source, strict=False)
 
     def keys(self, root: str, record: VisibilityRecord) -> list[str]:
         """See :class:`VisibilityLayout`: two object names, in the close and the start time index."""

@@ -34,12 +34,12 @@ from google.protobuf.message import DecodeError
 from temporalio.api.history.v1 import History
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import VisibilityRecord
+from archivers.batches import PROTOBUF, BatchInfo
 from archivers.errors import CorruptArchiveError
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.layouts import s3store
 from archivers.layouts.base import (
     TARGET_PART_BYTES,
-    BatchInfo,
     ListedKey,
     ObjectLayout,
     Part,
@@ -273,7 +273,7 @@ class NativeLayout(ObjectLayout):
         """See :class:`HistoryLayout`."""
         return version_and_index(key, self.list_prefix(root, run))
 
-    stores_serialized = True
+    stored_encoding = PROTOBUF
 
     def encode_batch(self, batch: History) -> bytes:
         """Binary protobuf: the bytes a native part stores (compressed) and hands out (decompressed)."""

@@ -32,11 +32,11 @@ from datetime import datetime, timezone
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from archivers._proto.temporal_archivers.v1.archival_pb2 import HistoryBlobHeader, VisibilityRecord
+from archivers.batches import BatchInfo
 from archivers.codec.protojson import dict_to_message, encode_message, parse_json
 from archivers.errors import CorruptArchiveError, InvalidArgumentError
 from archivers.interfaces import ArchiveHistoryRequest
 from archivers.layouts.base import (
-    BatchInfo,
     JsonPart,
     ListedKey,
     ObjectLayout,

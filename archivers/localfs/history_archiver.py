@@ -12,11 +12,12 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterable, Iterator
-from typing import IO
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import IO, Any, TypeVar
 
 from temporalio.api.history.v1 import History
 
+from archivers.batches import PROTOJSON, EncodedBatches
 from archivers.codec.protojson import decode_histories, encode_message
 from archivers.errors import (
     ArchiveNotFoundError,
@@ -26,11 +27,12 @@ from archivers.errors import (
     TransientError,
 )
 from archivers.groupcommit import fsync_dir
-from archivers.history_checks import CheckedBatches
+from archivers.history_checks import Checked, CheckedBatches, CheckedEncoded
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     DeleteRunRequest,
     DeleteRunResponse,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
@@ -51,6 +53,7 @@ from archivers.localfiles import (
 from archivers.progress import ArchiveProgress, ProgressRecorder
 from archivers.uri import URI
 
+T = TypeVar("T")
 PARTIAL_SUFFIX = ".partial"
 SYNC_EVERY_BYTES = 2 * 1024 * 1024
 """Durability step of an archive in progress, like Temporal's ~2 MiB history blobs."""
@@ -76,6 +79,33 @@ class FilestoreHistoryArchiver(HistoryArchiver):
     def _archive(
         self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[History], progress: ProgressRecorder | None
     ) -> None:
+        def encoded(resume_after: int) -> tuple[Checked, Iterable[bytes]]:
+            checked = CheckedBatches(request, batches, resume_after)
+            return checked, (encode_message(batch) for batch in checked)
+
+        self._store(uri, request, encoded, progress)
+
+    def _archive_encoded(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
+    ) -> None:
+        if batches.encoding != PROTOJSON:
+            super()._archive_encoded(uri, request, batches, progress)
+            return
+
+        def as_received(resume_after: int) -> tuple[Checked, Iterable[bytes]]:
+            checked = CheckedEncoded(request, batches, resume_after)
+            return checked, (data for _, data in checked)
+
+        self._store(uri, request, as_received, progress)
+
+    def _store(
+        self,
+        uri: URI,
+        request: ArchiveHistoryRequest,
+        lines: Callable[[int], tuple[Checked, Iterable[bytes]]],
+        progress: ProgressRecorder | None,
+    ) -> None:
+        """Archive the protojson batches ``lines(resume_after)`` gives (with their checker) into the history file."""
         directory = uri.path
         name = _final_name(request)
         final = os.path.join(directory, name)
@@ -90,9 +120,9 @@ class FilestoreHistoryArchiver(HistoryArchiver):
                 _notify(progress, ArchiveProgress(request.next_event_id - 1, complete=True))
                 return
             resume = _recover(partial, partial_path)
-            checked = CheckedBatches(request, batches, resume.last_event_id)
+            checked, encoded = lines(resume.last_event_id)
             try:
-                _append(partial, checked, progress, self._durable)
+                _append(partial, checked, encoded, progress, self._durable)
             except BaseException as exc:
                 # Input no retry can fix, or a stream that ended before storing anything: leave no
                 # trace. A retryable failure after progress keeps the partial file to resume from.
@@ -171,7 +201,24 @@ class FilestoreHistoryArchiver(HistoryArchiver):
 
     # -- get -------------------------------------------------------------------------------
 
+    def _stored_encoding(self, uri: URI) -> str:
+        return PROTOJSON  # a history file is a JSON array of protojson batches
+
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        """Protojson batches are cut from the file, events not decoded, if accepted."""
+        if PROTOJSON not in accepted:
+            return super()._get_encoded(uri, request, accepted)
+        batches, token = self._page(uri, request, layout.as_protojson)
+        return EncodedHistoryPage(batches, PROTOJSON, token)
+
     def _get(self, uri: URI, request: GetHistoryRequest) -> GetHistoryResponse:
+        batches, token = self._page(uri, request, layout.as_history)
+        return GetHistoryResponse(batches, token)
+
+    def _page(
+        self, uri: URI, request: GetHistoryRequest, convert: Callable[[dict[str, Any], str], T]
+    ) -> tuple[list[T], bytes]:
+        """One page of the history file, each batch as ``convert`` makes it (see :func:`layout.read_page`)."""
         directory = uri.path
         if not os.path.isdir(directory):
             raise ArchiveNotFoundError(_not_found(request))
@@ -188,7 +235,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
         )
         try:
             with _open_history(path, request) as handle:
-                batches, next_cursor = layout.read_page(handle, path, cursor, request.effective_page_size)
+                batches, next_cursor = layout.read_page(handle, path, cursor, request.effective_page_size, convert)
         except ArchiveNotFoundError:
             if request.next_page_token:
                 raise InvalidPageTokenError(
@@ -196,7 +243,7 @@ class FilestoreHistoryArchiver(HistoryArchiver):
                 ) from None
             raise
         token = b"" if next_cursor is None else layout.history_token(prefix, next_cursor)
-        return GetHistoryResponse(batches, token)
+        return batches, token
 
 
 def _final_name(request: ArchiveHistoryRequest) -> str:
@@ -214,11 +261,16 @@ def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
         progress.record(value)
 
 
-def _append(partial: IO[bytes], checked: CheckedBatches, progress: ProgressRecorder | None, durable: bool) -> None:
-    """Append checked batches as lines, syncing (if ``durable``) and reporting progress every ``SYNC_EVERY_BYTES``."""
+def _append(
+    partial: IO[bytes], checked: Checked, encoded: Iterable[bytes], progress: ProgressRecorder | None, durable: bool
+) -> None:
+    """Append the ``encoded`` batches ``checked`` lets through as lines, syncing and reporting progress.
+
+    Syncs (if ``durable``) and reports progress every ``SYNC_EVERY_BYTES``.
+    """
     unsynced = 0
-    for batch in checked:
-        line = encode_message(batch) + b"\n"
+    for data in encoded:
+        line = data + b"\n"
         partial.write(line)
         unsynced += len(line)
         if unsynced >= SYNC_EVERY_BYTES:

@@ -10,25 +10,25 @@ last (s3store) or ends with a close event (gcloud); Get only ever serves complet
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from temporalio.api.history.v1 import History
 
-from archivers.errors import ArchiveNotFoundError, CorruptArchiveError, InvalidHistoryError, InvalidPageTokenError
-from archivers.history_checks import CheckedBatches, CheckedSerialized
+from archivers.batches import PROTOBUF, BatchInfo, EncodedBatches, read_batch
+from archivers.errors import ArchiveNotFoundError, InvalidHistoryError, InvalidPageTokenError
+from archivers.history_checks import CheckedBatches, CheckedEncoded
 from archivers.interfaces import (
     ArchiveHistoryRequest,
     DeleteRunRequest,
     DeleteRunResponse,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     HistoryArchiver,
-    SerializedHistoryPage,
-    parse_batch,
 )
-from archivers.layouts.base import BatchInfo, HistoryLayout, ObjectLayout, Part, PartBuilder, RunRequest
+from archivers.layouts.base import HistoryLayout, ObjectLayout, Part, PartBuilder, RunRequest, check_continues
 from archivers.lru import LruCache
 from archivers.objects.access import LayoutOf, ObjectStoreAccess, StoreProvider, URICheck
 from archivers.progress import ArchiveProgress, ProgressRecorder
@@ -64,14 +64,24 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
     ) -> None:
         self._write(uri, request, batches, progress, _first_event_of_batch, self._encoded)
 
-    def _archive_serialized(
-        self, uri: URI, request: ArchiveHistoryRequest, batches: Iterable[bytes], progress: ProgressRecorder | None
+    def _archive_encoded(
+        self, uri: URI, request: ArchiveHistoryRequest, batches: EncodedBatches, progress: ProgressRecorder | None
     ) -> None:
-        layout = self._open(uri)[2]
-        if not layout.stores_serialized:
-            super()._archive_serialized(uri, request, batches, progress)
+        encoding = batches.encoding
+        if self._open(uri)[2].stored_encoding != encoding:
+            super()._archive_encoded(uri, request, batches, progress)
             return
-        self._write(uri, request, batches, progress, _first_event_of_bytes, _as_received)
+
+        def first_event(data: bytes) -> int | None:
+            info = read_batch(data, 0, encoding)[1]
+            return None if info is None else info.first_event_id
+
+        def as_received(
+            request: ArchiveHistoryRequest, batches: Iterable[bytes], resume_after: int, layout: HistoryLayout
+        ) -> Iterable[tuple[BatchInfo, bytes]]:
+            return CheckedEncoded(request, EncodedBatches(batches, encoding), resume_after)
+
+        self._write(uri, request, batches.batches, progress, first_event, as_received)
 
     def _encoded(
         self, request: ArchiveHistoryRequest, batches: Iterable[History], resume_after: int, layout: HistoryLayout
@@ -134,9 +144,16 @@ class ObjectHistoryArchiver(ObjectStoreAccess, HistoryArchiver):
         batches, token = self._page(uri, request, _decoded)
         return GetHistoryResponse(batches, token)
 
-    def _get_serialized(self, uri: URI, request: GetHistoryRequest) -> SerializedHistoryPage:
-        batches, token = self._page(uri, request, _sliced)
-        return SerializedHistoryPage(batches, token)
+    def _get_encoded(self, uri: URI, request: GetHistoryRequest, accepted: Collection[str]) -> EncodedHistoryPage:
+        stored = self._stored_encoding(uri)
+        if stored in accepted:
+            batches, token = self._page(uri, request, _sliced)
+            return EncodedHistoryPage(batches, stored, token)
+        batches, token = self._page(uri, request, _serialized)
+        return EncodedHistoryPage(batches, PROTOBUF, token)
+
+    def _stored_encoding(self, uri: URI) -> str:
+        return self._open(uri)[2].stored_encoding
 
     def _page(self, uri: URI, request: GetHistoryRequest, take: _Take[_B]) -> tuple[list[_B], bytes]:
         """One page: ``take`` gives the batches of each part it reads (see :data:`_Take`)."""
@@ -344,17 +361,6 @@ def _first_event_of_batch(batch: History) -> int | None:
     return batch.events[0].event_id if batch.events else None
 
 
-def _first_event_of_bytes(data: bytes) -> int | None:
-    events = parse_batch(data, 0).events
-    return events[0].event_id if events else None
-
-
-def _as_received(
-    request: ArchiveHistoryRequest, batches: Iterable[bytes], resume_after: int, layout: HistoryLayout
-) -> Iterable[tuple[BatchInfo, bytes]]:
-    return CheckedSerialized(request, batches, resume_after)
-
-
 def _notify(progress: ProgressRecorder | None, value: ArchiveProgress) -> None:
     if progress is not None:
         progress.record(value)
@@ -383,31 +389,18 @@ def _decoded(part: Part, index: int, expected: int, budget: int) -> tuple[list[H
     start = expected
     while index < len(part) and expected - start < budget:
         batch = part.batch(index)
-        expected = _check_continues(batch, expected, part.source)
+        expected = check_continues((event.event_id for event in batch.events), expected, part.source)
         taken.append(batch)
         index += 1
     return taken, index, expected
 
 
 def _sliced(part: Part, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
-    """The batches' stored bytes when the layout can slice them, else the decoded batches serialized."""
-    sliced = part.slices(index, expected, budget)
-    if sliced is not None:
-        return sliced
+    """The batches as stored (in the layout's stored encoding), not decoded."""
+    return part.slices(index, expected, budget)
+
+
+def _serialized(part: Part, index: int, expected: int, budget: int) -> tuple[list[bytes], int, int]:
+    """The batches decoded and serialized as binary protobuf (for a layout storing protojson)."""
     taken, index, expected = _decoded(part, index, expected, budget)
     return [batch.SerializeToString() for batch in taken], index, expected
-
-
-def _check_continues(batch: History, expected: int, source: str) -> int:
-    """The event id after ``batch``, if its events continue the history at ``expected``.
-
-    A stored history that starts later than event 1 or skips events (parts lost or written by
-    upstream's multi-part bug) raises :class:`CorruptArchiveError` instead of being served.
-    """
-    for event in batch.events:
-        if event.event_id != expected:
-            raise CorruptArchiveError(
-                f"{source}: archived history is incomplete: expected event {expected}, found event {event.event_id}"
-            )
-        expected += 1
-    return expected

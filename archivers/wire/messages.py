@@ -17,14 +17,16 @@ from temporalio.api.history.v1 import History
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 
 from archivers._proto.temporal_archivers.v1 import service_pb2 as pb
+from archivers.batches import PROTOBUF, PROTOJSON
+from archivers.errors import InvalidArgumentError
 from archivers.interfaces import (
     ArchiveHistoryRequest,
+    EncodedHistoryPage,
     GetHistoryRequest,
     GetHistoryResponse,
     QueryVisibilityRequest,
     QueryVisibilityResponse,
     SearchAttributeTypes,
-    SerializedHistoryPage,
 )
 from archivers.progress import ArchiveProgress
 from archivers.uri import URI
@@ -92,9 +94,44 @@ def get_request_from_pb(message: Any) -> GetHistoryRequest:
     return GetHistoryRequest(close_failover_version=version, **_copied(message, _GET_REQUEST_FIELDS))
 
 
-def get_response_to_pb(page: SerializedHistoryPage) -> Any:
-    """The ``GetHistoryResponse`` message of a page of serialized batches (the bytes go as they are)."""
-    return pb.GetHistoryResponse(history_batches=page.history_batches, next_page_token=page.next_page_token)
+def get_response_to_pb(page: EncodedHistoryPage) -> Any:
+    """The ``GetHistoryResponse`` message of an encoded page (its batches as they are, their encoding named)."""
+    return pb.GetHistoryResponse(
+        history_batches=page.batches, next_page_token=page.next_page_token, batch_encoding=encoding_to_pb(page.encoding)
+    )
+
+
+def encoded_page_from_pb(message: Any) -> EncodedHistoryPage:
+    """The encoded page of a ``GetHistoryResponse`` message (its batches not decoded)."""
+    return EncodedHistoryPage(
+        list(message.history_batches), encoding_from_pb(message.batch_encoding), message.next_page_token
+    )
+
+
+_ENCODINGS: dict[int, str] = {pb.BATCH_ENCODING_PROTOBUF: PROTOBUF, pb.BATCH_ENCODING_PROTOJSON: PROTOJSON}
+
+
+def encoding_to_pb(encoding: str) -> Any:
+    """The ``BatchEncoding`` value of an encoding name of :mod:`archivers.batches`."""
+    return next(value for value, name in _ENCODINGS.items() if name == encoding)
+
+
+def encoding_from_pb(value: int) -> str:
+    """The encoding name of a ``BatchEncoding`` value (unset: protobuf); :class:`InvalidArgumentError` if unknown."""
+    if value == pb.BATCH_ENCODING_UNSPECIFIED:
+        return PROTOBUF
+    try:
+        return _ENCODINGS[value]
+    except KeyError:
+        raise InvalidArgumentError(f"unknown batch encoding {value}") from None
+
+
+def accepted_from_pb(values: Iterable[int]) -> frozenset[str]:
+    """The encodings a ``GetHistoryRequest`` accepts: protobuf, and those of ``accepted_encodings`` known here.
+
+    An encoding this sidecar does not know is ignored (it never answers in it).
+    """
+    return frozenset({PROTOBUF, *(_ENCODINGS[v] for v in values if v in _ENCODINGS)})
 
 
 def get_response_from_pb(message: Any) -> GetHistoryResponse:

@@ -15,9 +15,12 @@ import (
 	archiverspb "go.temporal.io/server/api/archiver/v1"
 	"go.temporal.io/server/common"
 	"go.temporal.io/server/common/archiver"
+	"go.temporal.io/server/common/codec"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/persistence"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	archiversv1 "github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1"
@@ -32,6 +35,7 @@ type HistoryArchiver struct {
 	executionManager persistence.ExecutionManager
 	logger           log.Logger
 	attempted        *recentRuns // runs Archive was called for before: a repeat is a retry
+	encodings        sync.Map    // URI string -> archiversv1.BatchEncoding its root stores (see batchEncoding)
 }
 
 var _ archiver.HistoryArchiver = (*HistoryArchiver)(nil)
@@ -97,6 +101,7 @@ func (h *HistoryArchiver) Archive(
 		CloseFailoverVersion: request.CloseFailoverVersion,
 		NextEventId:          request.NextEventID,
 		ShardId:              request.ShardID,
+		BatchEncoding:        h.batchEncoding(ctx, uri.String(), logger),
 	}
 	var state []byte
 	if h.attempted.add(runKey(header)) {
@@ -128,6 +133,30 @@ func (h *HistoryArchiver) Archive(
 		return readEventsError(err)
 	}
 	return h.stream(ctx, header, request, iterator, first, logger)
+}
+
+// batchEncoding is the encoding the root at uri stores batches in, asked of the sidecar once per URI
+// (GetHistoryEncoding) and remembered: batches sent in it are stored without re-encoding events.
+// It is only a hint (the sidecar archives any encoding to any root), so a failed question sends
+// protobuf this time, and a sidecar that predates the question (UNIMPLEMENTED) gets protobuf always.
+func (h *HistoryArchiver) batchEncoding(ctx context.Context, uri string, logger log.Logger) archiversv1.BatchEncoding {
+	if known, ok := h.encodings.Load(uri); ok {
+		return known.(archiversv1.BatchEncoding)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
+	defer cancel()
+	resp, err := h.client.GetHistoryEncoding(callCtx, &archiversv1.GetHistoryEncodingRequest{Uri: uri})
+	switch {
+	case err == nil:
+		h.encodings.Store(uri, resp.GetBatchEncoding())
+		return resp.GetBatchEncoding()
+	case status.Code(err) == codes.Unimplemented:
+		h.encodings.Store(uri, archiversv1.BatchEncoding_BATCH_ENCODING_PROTOBUF)
+	default:
+		logger.Warn("archive history: could not ask the sidecar which batch encoding the root stores; sending protobuf",
+			tag.Error(err))
+	}
+	return archiversv1.BatchEncoding_BATCH_ENCODING_PROTOBUF
 }
 
 // runKey identifies one run's archive (URI, ids and close failover version) in recentRuns.
@@ -250,7 +279,7 @@ func (h *HistoryArchiver) stream(
 			abort(stream, err)
 			return &TerminalError{Err: err}
 		}
-		message, err := batchesMessage(blob.Body)
+		message, err := batchesMessage(blob.Body, header.BatchEncoding)
 		if err != nil {
 			abort(stream, err)
 			return &TerminalError{Err: err}
@@ -292,10 +321,19 @@ func abort(stream archiversv1.ArchiverService_ArchiveHistoryClient, reason error
 	_, _ = stream.CloseAndRecv()
 }
 
-func batchesMessage(batches []*historypb.History) (*archiversv1.ArchiveHistoryRequest, error) {
+// batchesMessage packs one blob's batches in encoding: binary protobuf, or protojson written by
+// Temporal's own encoder (codec.JSONPBEncoder, as its filestore, s3store and gcloud archivers write
+// batches), so a compat root stores exactly the bytes Temporal would.
+func batchesMessage(
+	batches []*historypb.History, encoding archiversv1.BatchEncoding,
+) (*archiversv1.ArchiveHistoryRequest, error) {
+	marshal := proto.Marshal
+	if encoding == archiversv1.BatchEncoding_BATCH_ENCODING_PROTOJSON {
+		marshal = codec.NewJSONPBEncoder().Encode
+	}
 	encoded := make([][]byte, 0, len(batches))
 	for _, batch := range batches {
-		data, err := proto.Marshal(batch)
+		data, err := marshal(batch)
 		if err != nil {
 			return nil, fmt.Errorf("archive history: encode event batch: %w", err)
 		}
@@ -361,10 +399,44 @@ func (h *HistoryArchiver) Get(
 		CloseFailoverVersion: request.CloseFailoverVersion,
 		PageSize:             int32(min(request.PageSize, math.MaxInt32)),
 		NextPageToken:        request.NextPageToken,
+		AcceptedEncodings:    []archiversv1.BatchEncoding{archiversv1.BatchEncoding_BATCH_ENCODING_PROTOJSON},
 	})
-	batches, err := decodeReply[historypb.History]("get archived history", resp.GetHistoryBatches(), err)
+	var batches []*historypb.History
+	if err == nil && resp.GetBatchEncoding() == archiversv1.BatchEncoding_BATCH_ENCODING_PROTOJSON {
+		batches, err = decodeJSONBatches(resp.GetHistoryBatches())
+	} else {
+		batches, err = decodeReply[historypb.History]("get archived history", resp.GetHistoryBatches(), err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &archiver.GetHistoryResponse{HistoryBatches: batches, NextPageToken: resp.GetNextPageToken()}, nil
+}
+
+// decodeJSONBatches decodes protojson batches as Temporal's archivers read them: one JSON array
+// through codec.JSONPBEncoder.DecodeHistories (unknown fields discarded).
+func decodeJSONBatches(batches [][]byte) ([]*historypb.History, error) {
+	array := make([]byte, 0, 2+len(batches)+sumLen(batches))
+	array = append(array, '[')
+	for index, batch := range batches {
+		if index > 0 {
+			array = append(array, ',')
+		}
+		array = append(array, batch...)
+	}
+	array = append(array, ']')
+	encoder := codec.NewJSONPBEncoder()
+	decoded, err := encoder.DecodeHistories(array)
+	if err != nil {
+		return nil, serviceerror.NewInternalf("get archived history: sidecar sent undecodable protojson batches: %v", err)
+	}
+	return decoded, nil
+}
+
+func sumLen(chunks [][]byte) int {
+	total := 0
+	for _, chunk := range chunks {
+		total += len(chunk)
+	}
+	return total
 }

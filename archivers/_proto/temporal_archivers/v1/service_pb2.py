@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from archivers._proto.temporal_archivers.v1 import archival_pb2 as temporal__archivers_dot_v1_dot_archival__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#temporal_archivers/v1/service.proto\x12\x15temporal_archivers.v1\x1a$temporal_archivers/v1/archival.proto\"T\n\x12ValidateURIRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.temporal_archivers.v1.ArchiverKind\"\x15\n\x13ValidateURIResponse\"\xba\x01\n\x14\x41rchiveHistoryHeader\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x14\n\x0cnamespace_id\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\x12\x1e\n\x16\x63lose_failover_version\x18\x06 \x01(\x03\x12\x15\n\rnext_event_id\x18\x07 \x01(\x03\x12\x10\n\x08shard_id\x18\x08 \x01(\x05\"!\n\x0eHistoryBatches\x12\x0f\n\x07history\x18\x01 \x03(\x0c\"\x1e\n\x0c\x41rchiveAbort\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xd1\x01\n\x15\x41rchiveHistoryRequest\x12=\n\x06header\x18\x01 \x01(\x0b\x32+.temporal_archivers.v1.ArchiveHistoryHeaderH\x00\x12\x38\n\x07\x62\x61tches\x18\x02 \x01(\x0b\x32%.temporal_archivers.v1.HistoryBatchesH\x00\x12\x34\n\x05\x61\x62ort\x18\x03 \x01(\x0b\x32#.temporal_archivers.v1.ArchiveAbortH\x00\x42\t\n\x07message\":\n\x0f\x41rchiveProgress\x12\x15\n\rlast_event_id\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\"R\n\x16\x41rchiveHistoryResponse\x12\x38\n\x08progress\x18\x01 \x03(\x0b\x32&.temporal_archivers.v1.ArchiveProgress\"X\n\x19GetArchiveProgressRequest\x12;\n\x06header\x18\x01 \x01(\x0b\x32+.temporal_archivers.v1.ArchiveHistoryHeader\"V\n\x1aGetArchiveProgressResponse\x12\x38\n\x08progress\x18\x01 \x01(\x0b\x32&.temporal_archivers.v1.ArchiveProgress\"\xc7\x01\n\x11GetHistoryRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x14\n\x0cnamespace_id\x18\x02 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12#\n\x16\x63lose_failover_version\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x07 \x01(\x0c\x42\x19\n\x17_close_failover_version\"F\n\x12GetHistoryResponse\x12\x17\n\x0fhistory_batches\x18\x01 \x03(\x0c\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c\"`\n\x18\x41rchiveVisibilityRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x37\n\x06record\x18\x02 \x01(\x0b\x32\'.temporal_archivers.v1.VisibilityRecord\"\x1b\n\x19\x41rchiveVisibilityResponse\"\xc8\x03\n\x16QueryVisibilityRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x14\n\x0cnamespace_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\x0c\x12\r\n\x05query\x18\x05 \x01(\t\x12g\n\x16search_attribute_types\x18\x06 \x03(\x0b\x32G.temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry\x12k\n\x18search_attribute_aliases\x18\x07 \x03(\x0b\x32I.temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry\x1a;\n\x19SearchAttributeTypesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a=\n\x1bSearchAttributeAliasesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\x17QueryVisibilityResponse\x12\x12\n\nexecutions\x18\x01 \x03(\x0c\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c*f\n\x0c\x41rchiverKind\x12\x1d\n\x19\x41RCHIVER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41RCHIVER_KIND_HISTORY\x10\x01\x12\x1c\n\x18\x41RCHIVER_KIND_VISIBILITY\x10\x02\x32\xb0\x05\n\x0f\x41rchiverService\x12\x64\n\x0bValidateURI\x12).temporal_archivers.v1.ValidateURIRequest\x1a*.temporal_archivers.v1.ValidateURIResponse\x12y\n\x12GetArchiveProgress\x12\x30.temporal_archivers.v1.GetArchiveProgressRequest\x1a\x31.temporal_archivers.v1.GetArchiveProgressResponse\x12o\n\x0e\x41rchiveHistory\x12,.temporal_archivers.v1.ArchiveHistoryRequest\x1a-.temporal_archivers.v1.ArchiveHistoryResponse(\x01\x12\x61\n\nGetHistory\x12(.temporal_archivers.v1.GetHistoryRequest\x1a).temporal_archivers.v1.GetHistoryResponse\x12v\n\x11\x41rchiveVisibility\x12/.temporal_archivers.v1.ArchiveVisibilityRequest\x1a\x30.temporal_archivers.v1.ArchiveVisibilityResponse\x12p\n\x0fQueryVisibility\x12-.temporal_archivers.v1.QueryVisibilityRequest\x1a..temporal_archivers.v1.QueryVisibilityResponseB]Z[github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1;archiversv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#temporal_archivers/v1/service.proto\x12\x15temporal_archivers.v1\x1a$temporal_archivers/v1/archival.proto\"T\n\x12ValidateURIRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.temporal_archivers.v1.ArchiverKind\"\x15\n\x13ValidateURIResponse\"\xf8\x01\n\x14\x41rchiveHistoryHeader\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x14\n\x0cnamespace_id\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x04 \x01(\t\x12\x0e\n\x06run_id\x18\x05 \x01(\t\x12\x1e\n\x16\x63lose_failover_version\x18\x06 \x01(\x03\x12\x15\n\rnext_event_id\x18\x07 \x01(\x03\x12\x10\n\x08shard_id\x18\x08 \x01(\x05\x12<\n\x0e\x62\x61tch_encoding\x18\t \x01(\x0e\x32$.temporal_archivers.v1.BatchEncoding\"!\n\x0eHistoryBatches\x12\x0f\n\x07history\x18\x01 \x03(\x0c\"\x1e\n\x0c\x41rchiveAbort\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\xd1\x01\n\x15\x41rchiveHistoryRequest\x12=\n\x06header\x18\x01 \x01(\x0b\x32+.temporal_archivers.v1.ArchiveHistoryHeaderH\x00\x12\x38\n\x07\x62\x61tches\x18\x02 \x01(\x0b\x32%.temporal_archivers.v1.HistoryBatchesH\x00\x12\x34\n\x05\x61\x62ort\x18\x03 \x01(\x0b\x32#.temporal_archivers.v1.ArchiveAbortH\x00\x42\t\n\x07message\":\n\x0f\x41rchiveProgress\x12\x15\n\rlast_event_id\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\"R\n\x16\x41rchiveHistoryResponse\x12\x38\n\x08progress\x18\x01 \x03(\x0b\x32&.temporal_archivers.v1.ArchiveProgress\"X\n\x19GetArchiveProgressRequest\x12;\n\x06header\x18\x01 \x01(\x0b\x32+.temporal_archivers.v1.ArchiveHistoryHeader\"V\n\x1aGetArchiveProgressResponse\x12\x38\n\x08progress\x18\x01 \x01(\x0b\x32&.temporal_archivers.v1.ArchiveProgress\"\x89\x02\n\x11GetHistoryRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x14\n\x0cnamespace_id\x18\x02 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x03 \x01(\t\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12#\n\x16\x63lose_failover_version\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x07 \x01(\x0c\x12@\n\x12\x61\x63\x63\x65pted_encodings\x18\x08 \x03(\x0e\x32$.temporal_archivers.v1.BatchEncodingB\x19\n\x17_close_failover_version\"\x84\x01\n\x12GetHistoryResponse\x12\x17\n\x0fhistory_batches\x18\x01 \x03(\x0c\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c\x12<\n\x0e\x62\x61tch_encoding\x18\x03 \x01(\x0e\x32$.temporal_archivers.v1.BatchEncoding\"(\n\x19GetHistoryEncodingRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\"Z\n\x1aGetHistoryEncodingResponse\x12<\n\x0e\x62\x61tch_encoding\x18\x01 \x01(\x0e\x32$.temporal_archivers.v1.BatchEncoding\"`\n\x18\x41rchiveVisibilityRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x37\n\x06record\x18\x02 \x01(\x0b\x32\'.temporal_archivers.v1.VisibilityRecord\"\x1b\n\x19\x41rchiveVisibilityResponse\"\xc8\x03\n\x16QueryVisibilityRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x14\n\x0cnamespace_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x17\n\x0fnext_page_token\x18\x04 \x01(\x0c\x12\r\n\x05query\x18\x05 \x01(\t\x12g\n\x16search_attribute_types\x18\x06 \x03(\x0b\x32G.temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry\x12k\n\x18search_attribute_aliases\x18\x07 \x03(\x0b\x32I.temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry\x1a;\n\x19SearchAttributeTypesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a=\n\x1bSearchAttributeAliasesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\x17QueryVisibilityResponse\x12\x12\n\nexecutions\x18\x01 \x03(\x0c\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c*f\n\x0c\x41rchiverKind\x12\x1d\n\x19\x41RCHIVER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41RCHIVER_KIND_HISTORY\x10\x01\x12\x1c\n\x18\x41RCHIVER_KIND_VISIBILITY\x10\x02*j\n\rBatchEncoding\x12\x1e\n\x1a\x42\x41TCH_ENCODING_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x42\x41TCH_ENCODING_PROTOBUF\x10\x01\x12\x1c\n\x18\x42\x41TCH_ENCODING_PROTOJSON\x10\x02\x32\xab\x06\n\x0f\x41rchiverService\x12\x64\n\x0bValidateURI\x12).temporal_archivers.v1.ValidateURIRequest\x1a*.temporal_archivers.v1.ValidateURIResponse\x12y\n\x12GetArchiveProgress\x12\x30.temporal_archivers.v1.GetArchiveProgressRequest\x1a\x31.temporal_archivers.v1.GetArchiveProgressResponse\x12o\n\x0e\x41rchiveHistory\x12,.temporal_archivers.v1.ArchiveHistoryRequest\x1a-.temporal_archivers.v1.ArchiveHistoryResponse(\x01\x12\x61\n\nGetHistory\x12(.temporal_archivers.v1.GetHistoryRequest\x1a).temporal_archivers.v1.GetHistoryResponse\x12y\n\x12GetHistoryEncoding\x12\x30.temporal_archivers.v1.GetHistoryEncodingRequest\x1a\x31.temporal_archivers.v1.GetHistoryEncodingResponse\x12v\n\x11\x41rchiveVisibility\x12/.temporal_archivers.v1.ArchiveVisibilityRequest\x1a\x30.temporal_archivers.v1.ArchiveVisibilityResponse\x12p\n\x0fQueryVisibility\x12-.temporal_archivers.v1.QueryVisibilityRequest\x1a..temporal_archivers.v1.QueryVisibilityResponseB]Z[github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1;archiversv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,44 +37,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTETYPESENTRY']._serialized_options = b'8\001'
   _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTEALIASESENTRY']._loaded_options = None
   _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTEALIASESENTRY']._serialized_options = b'8\001'
-  _globals['_ARCHIVERKIND']._serialized_start=1931
-  _globals['_ARCHIVERKIND']._serialized_end=2033
+  _globals['_ARCHIVERKIND']._serialized_start=2256
+  _globals['_ARCHIVERKIND']._serialized_end=2358
+  _globals['_BATCHENCODING']._serialized_start=2360
+  _globals['_BATCHENCODING']._serialized_end=2466
   _globals['_VALIDATEURIREQUEST']._serialized_start=100
   _globals['_VALIDATEURIREQUEST']._serialized_end=184
   _globals['_VALIDATEURIRESPONSE']._serialized_start=186
   _globals['_VALIDATEURIRESPONSE']._serialized_end=207
   _globals['_ARCHIVEHISTORYHEADER']._serialized_start=210
-  _globals['_ARCHIVEHISTORYHEADER']._serialized_end=396
-  _globals['_HISTORYBATCHES']._serialized_start=398
-  _globals['_HISTORYBATCHES']._serialized_end=431
-  _globals['_ARCHIVEABORT']._serialized_start=433
-  _globals['_ARCHIVEABORT']._serialized_end=463
-  _globals['_ARCHIVEHISTORYREQUEST']._serialized_start=466
-  _globals['_ARCHIVEHISTORYREQUEST']._serialized_end=675
-  _globals['_ARCHIVEPROGRESS']._serialized_start=677
-  _globals['_ARCHIVEPROGRESS']._serialized_end=735
-  _globals['_ARCHIVEHISTORYRESPONSE']._serialized_start=737
-  _globals['_ARCHIVEHISTORYRESPONSE']._serialized_end=819
-  _globals['_GETARCHIVEPROGRESSREQUEST']._serialized_start=821
-  _globals['_GETARCHIVEPROGRESSREQUEST']._serialized_end=909
-  _globals['_GETARCHIVEPROGRESSRESPONSE']._serialized_start=911
-  _globals['_GETARCHIVEPROGRESSRESPONSE']._serialized_end=997
-  _globals['_GETHISTORYREQUEST']._serialized_start=1000
-  _globals['_GETHISTORYREQUEST']._serialized_end=1199
-  _globals['_GETHISTORYRESPONSE']._serialized_start=1201
-  _globals['_GETHISTORYRESPONSE']._serialized_end=1271
-  _globals['_ARCHIVEVISIBILITYREQUEST']._serialized_start=1273
-  _globals['_ARCHIVEVISIBILITYREQUEST']._serialized_end=1369
-  _globals['_ARCHIVEVISIBILITYRESPONSE']._serialized_start=1371
-  _globals['_ARCHIVEVISIBILITYRESPONSE']._serialized_end=1398
-  _globals['_QUERYVISIBILITYREQUEST']._serialized_start=1401
-  _globals['_QUERYVISIBILITYREQUEST']._serialized_end=1857
-  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTETYPESENTRY']._serialized_start=1735
-  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTETYPESENTRY']._serialized_end=1794
-  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTEALIASESENTRY']._serialized_start=1796
-  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTEALIASESENTRY']._serialized_end=1857
-  _globals['_QUERYVISIBILITYRESPONSE']._serialized_start=1859
-  _globals['_QUERYVISIBILITYRESPONSE']._serialized_end=1929
-  _globals['_ARCHIVERSERVICE']._serialized_start=2036
-  _globals['_ARCHIVERSERVICE']._serialized_end=2724
+  _globals['_ARCHIVEHISTORYHEADER']._serialized_end=458
+  _globals['_HISTORYBATCHES']._serialized_start=460
+  _globals['_HISTORYBATCHES']._serialized_end=493
+  _globals['_ARCHIVEABORT']._serialized_start=495
+  _globals['_ARCHIVEABORT']._serialized_end=525
+  _globals['_ARCHIVEHISTORYREQUEST']._serialized_start=528
+  _globals['_ARCHIVEHISTORYREQUEST']._serialized_end=737
+  _globals['_ARCHIVEPROGRESS']._serialized_start=739
+  _globals['_ARCHIVEPROGRESS']._serialized_end=797
+  _globals['_ARCHIVEHISTORYRESPONSE']._serialized_start=799
+  _globals['_ARCHIVEHISTORYRESPONSE']._serialized_end=881
+  _globals['_GETARCHIVEPROGRESSREQUEST']._serialized_start=883
+  _globals['_GETARCHIVEPROGRESSREQUEST']._serialized_end=971
+  _globals['_GETARCHIVEPROGRESSRESPONSE']._serialized_start=973
+  _globals['_GETARCHIVEPROGRESSRESPONSE']._serialized_end=1059
+  _globals['_GETHISTORYREQUEST']._serialized_start=1062
+  _globals['_GETHISTORYREQUEST']._serialized_end=1327
+  _globals['_GETHISTORYRESPONSE']._serialized_start=1330
+  _globals['_GETHISTORYRESPONSE']._serialized_end=1462
+  _globals['_GETHISTORYENCODINGREQUEST']._serialized_start=1464
+  _globals['_GETHISTORYENCODINGREQUEST']._serialized_end=1504
+  _globals['_GETHISTORYENCODINGRESPONSE']._serialized_start=1506
+  _globals['_GETHISTORYENCODINGRESPONSE']._serialized_end=1596
+  _globals['_ARCHIVEVISIBILITYREQUEST']._serialized_start=1598
+  _globals['_ARCHIVEVISIBILITYREQUEST']._serialized_end=1694
+  _globals['_ARCHIVEVISIBILITYRESPONSE']._serialized_start=1696
+  _globals['_ARCHIVEVISIBILITYRESPONSE']._serialized_end=1723
+  _globals['_QUERYVISIBILITYREQUEST']._serialized_start=1726
+  _globals['_QUERYVISIBILITYREQUEST']._serialized_end=2182
+  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTETYPESENTRY']._serialized_start=2060
+  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTETYPESENTRY']._serialized_end=2119
+  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTEALIASESENTRY']._serialized_start=2121
+  _globals['_QUERYVISIBILITYREQUEST_SEARCHATTRIBUTEALIASESENTRY']._serialized_end=2182
+  _globals['_QUERYVISIBILITYRESPONSE']._serialized_start=2184
+  _globals['_QUERYVISIBILITYRESPONSE']._serialized_end=2254
+  _globals['_ARCHIVERSERVICE']._serialized_start=2469
+  _globals['_ARCHIVERSERVICE']._serialized_end=3280
 # @@protoc_insertion_point(module_scope)

@@ -58,6 +58,39 @@ ARCHIVER_KIND_VISIBILITY: ArchiverKind.ValueType  # 2
 """The visibility archiver of the URI's scheme."""
 Global___ArchiverKind: _TypeAlias = ArchiverKind  # noqa: Y015
 
+class _BatchEncoding:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BatchEncodingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BatchEncoding.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BATCH_ENCODING_UNSPECIFIED: _BatchEncoding.ValueType  # 0
+    """Not set: binary protobuf (BATCH_ENCODING_PROTOBUF)."""
+    BATCH_ENCODING_PROTOBUF: _BatchEncoding.ValueType  # 1
+    """A serialized `History` (binary protobuf): what the native layout stores."""
+    BATCH_ENCODING_PROTOJSON: _BatchEncoding.ValueType  # 2
+    """A `History` object in protobuf JSON as Go's protojson.Marshal writes it (Temporal's
+    codec.JSONPBEncoder.Encode, which Temporal's filestore, s3store and gcloud archivers use):
+    what the compat layouts store. UTF-8, one JSON object per batch, no array around it.
+    """
+
+class BatchEncoding(_BatchEncoding, metaclass=_BatchEncodingEnumTypeWrapper):
+    """How the event batches of a history travel in ArchiveHistory and GetHistory. Every batch is one
+    `temporal.api.history.v1.History` in the encoding named; clients that predate this enum send
+    and accept binary protobuf only, which is what BATCH_ENCODING_UNSPECIFIED means everywhere.
+    """
+
+BATCH_ENCODING_UNSPECIFIED: BatchEncoding.ValueType  # 0
+"""Not set: binary protobuf (BATCH_ENCODING_PROTOBUF)."""
+BATCH_ENCODING_PROTOBUF: BatchEncoding.ValueType  # 1
+"""A serialized `History` (binary protobuf): what the native layout stores."""
+BATCH_ENCODING_PROTOJSON: BatchEncoding.ValueType  # 2
+"""A `History` object in protobuf JSON as Go's protojson.Marshal writes it (Temporal's
+codec.JSONPBEncoder.Encode, which Temporal's filestore, s3store and gcloud archivers use):
+what the compat layouts store. UTF-8, one JSON object per batch, no array around it.
+"""
+Global___BatchEncoding: _TypeAlias = BatchEncoding  # noqa: Y015
+
 @_typing.final
 class ValidateURIRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -113,6 +146,7 @@ class ArchiveHistoryHeader(_message.Message):
     CLOSE_FAILOVER_VERSION_FIELD_NUMBER: _builtins.int
     NEXT_EVENT_ID_FIELD_NUMBER: _builtins.int
     SHARD_ID_FIELD_NUMBER: _builtins.int
+    BATCH_ENCODING_FIELD_NUMBER: _builtins.int
     uri: _builtins.str
     """The archival URI the history is written under."""
     namespace_id: _builtins.str
@@ -129,6 +163,12 @@ class ArchiveHistoryHeader(_message.Message):
     """The last event id + 1; must be >= 1."""
     shard_id: _builtins.int
     """The history shard that owns the run (informational)."""
+    batch_encoding: Global___BatchEncoding.ValueType
+    """The encoding of every batch of this stream; unset means binary protobuf. Any encoding is
+    accepted for any root (the sidecar converts when its layout stores another one); the one
+    GetHistoryEncoding names is stored without re-encoding events. A batch that is not a `History`
+    in this encoding fails the call with INVALID_ARGUMENT.
+    """
     def __init__(
         self,
         *,
@@ -140,10 +180,11 @@ class ArchiveHistoryHeader(_message.Message):
         close_failover_version: _builtins.int = ...,
         next_event_id: _builtins.int = ...,
         shard_id: _builtins.int = ...,
+        batch_encoding: Global___BatchEncoding.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_failover_version", b"close_failover_version", "namespace", b"namespace", "namespace_id", b"namespace_id", "next_event_id", b"next_event_id", "run_id", b"run_id", "shard_id", b"shard_id", "uri", b"uri", "workflow_id", b"workflow_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_encoding", b"batch_encoding", "close_failover_version", b"close_failover_version", "namespace", b"namespace", "namespace_id", b"namespace_id", "next_event_id", b"next_event_id", "run_id", b"run_id", "shard_id", b"shard_id", "uri", b"uri", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -348,6 +389,7 @@ class GetHistoryRequest(_message.Message):
     CLOSE_FAILOVER_VERSION_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ACCEPTED_ENCODINGS_FIELD_NUMBER: _builtins.int
     uri: _builtins.str
     """The archival URI the history was written under."""
     namespace_id: _builtins.str
@@ -366,6 +408,13 @@ class GetHistoryRequest(_message.Message):
     """The token of the previous page; empty for the first page. Opaque and validated: a malformed
     or foreign token is INVALID_ARGUMENT.
     """
+    @_builtins.property
+    def accepted_encodings(self) -> _containers.RepeatedScalarFieldContainer[Global___BatchEncoding.ValueType]:
+        """Encodings the client can decode besides binary protobuf (which every client accepts). The
+        sidecar answers in the encoding the root stores when it is accepted, else in protobuf, and
+        says which in GetHistoryResponse.batch_encoding.
+        """
+
     def __init__(
         self,
         *,
@@ -376,10 +425,11 @@ class GetHistoryRequest(_message.Message):
         close_failover_version: _builtins.int | None = ...,
         page_size: _builtins.int = ...,
         next_page_token: _builtins.bytes = ...,
+        accepted_encodings: _abc.Iterable[Global___BatchEncoding.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_close_failover_version", b"_close_failover_version", "close_failover_version", b"close_failover_version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_close_failover_version", b"_close_failover_version", "close_failover_version", b"close_failover_version", "namespace_id", b"namespace_id", "next_page_token", b"next_page_token", "page_size", b"page_size", "run_id", b"run_id", "uri", b"uri", "workflow_id", b"workflow_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_close_failover_version", b"_close_failover_version", "accepted_encodings", b"accepted_encodings", "close_failover_version", b"close_failover_version", "namespace_id", b"namespace_id", "next_page_token", b"next_page_token", "page_size", b"page_size", "run_id", b"run_id", "uri", b"uri", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__close_failover_version: _TypeAlias = _typing.Literal["close_failover_version"]  # noqa: Y015
     _WhichOneofArgType__close_failover_version: _TypeAlias = _typing.Literal["_close_failover_version", b"_close_failover_version"]  # noqa: Y015
@@ -393,25 +443,73 @@ class GetHistoryResponse(_message.Message):
 
     HISTORY_BATCHES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    BATCH_ENCODING_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.bytes
     """The token of the next page; empty when this is the last page."""
+    batch_encoding: Global___BatchEncoding.ValueType
+    """The encoding of `history_batches`: one the request accepted. Unset (an older sidecar) means
+    binary protobuf.
+    """
     @_builtins.property
     def history_batches(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
-        """Serialized `temporal.api.history.v1.History` batches of this page, in event order."""
+        """The `temporal.api.history.v1.History` batches of this page, in event order, each in
+        `batch_encoding`.
+        """
 
     def __init__(
         self,
         *,
         history_batches: _abc.Iterable[_builtins.bytes] | None = ...,
         next_page_token: _builtins.bytes = ...,
+        batch_encoding: Global___BatchEncoding.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history_batches", b"history_batches", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_encoding", b"batch_encoding", "history_batches", b"history_batches", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHistoryResponse: _TypeAlias = GetHistoryResponse  # noqa: Y015
+
+@_typing.final
+class GetHistoryEncodingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URI_FIELD_NUMBER: _builtins.int
+    uri: _builtins.str
+    """The archival URI of the history root."""
+    def __init__(
+        self,
+        *,
+        uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHistoryEncodingRequest: _TypeAlias = GetHistoryEncodingRequest  # noqa: Y015
+
+@_typing.final
+class GetHistoryEncodingResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ENCODING_FIELD_NUMBER: _builtins.int
+    batch_encoding: Global___BatchEncoding.ValueType
+    """The encoding the root's layout stores batches in (never UNSPECIFIED)."""
+    def __init__(
+        self,
+        *,
+        batch_encoding: Global___BatchEncoding.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_encoding", b"batch_encoding"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHistoryEncodingResponse: _TypeAlias = GetHistoryEncodingResponse  # noqa: Y015
 
 @_typing.final
 class ArchiveVisibilityRequest(_message.Message):

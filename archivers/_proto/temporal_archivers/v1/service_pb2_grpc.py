@@ -55,6 +55,11 @@ class ArchiverServiceStub:
                 request_serializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryRequest.SerializeToString,
                 response_deserializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryResponse.FromString,
                 _registered_method=True)
+        self.GetHistoryEncoding = channel.unary_unary(
+                '/temporal_archivers.v1.ArchiverService/GetHistoryEncoding',
+                request_serializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryEncodingRequest.SerializeToString,
+                response_deserializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryEncodingResponse.FromString,
+                _registered_method=True)
         self.ArchiveVisibility = channel.unary_unary(
                 '/temporal_archivers.v1.ArchiverService/ArchiveVisibility',
                 request_serializer=temporal__archivers_dot_v1_dot_service__pb2.ArchiveVisibilityRequest.SerializeToString,
@@ -100,6 +105,15 @@ class ArchiverServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHistoryEncoding(self, request, context):
+        """Tells which batch encoding a history root stores: the one ArchiveHistory and GetHistory move
+        without re-encoding events. Added with BatchEncoding; an older sidecar answers UNIMPLEMENTED
+        (a client then sends and accepts BATCH_ENCODING_PROTOBUF only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ArchiveVisibility(self, request, context):
         """Stores (upserts) one visibility record.
         """
@@ -136,6 +150,11 @@ def add_ArchiverServiceServicer_to_server(servicer, server):
                     servicer.GetHistory,
                     request_deserializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryRequest.FromString,
                     response_serializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryResponse.SerializeToString,
+            ),
+            'GetHistoryEncoding': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistoryEncoding,
+                    request_deserializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryEncodingRequest.FromString,
+                    response_serializer=temporal__archivers_dot_v1_dot_service__pb2.GetHistoryEncodingResponse.SerializeToString,
             ),
             'ArchiveVisibility': grpc.unary_unary_rpc_method_handler(
                     servicer.ArchiveVisibility,
@@ -257,6 +276,33 @@ class ArchiverService:
             '/temporal_archivers.v1.ArchiverService/GetHistory',
             temporal__archivers_dot_v1_dot_service__pb2.GetHistoryRequest.SerializeToString,
             temporal__archivers_dot_v1_dot_service__pb2.GetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistoryEncoding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/temporal_archivers.v1.ArchiverService/GetHistoryEncoding',
+            temporal__archivers_dot_v1_dot_service__pb2.GetHistoryEncodingRequest.SerializeToString,
+            temporal__archivers_dot_v1_dot_service__pb2.GetHistoryEncodingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -89,6 +89,63 @@ func (ArchiverKind) EnumDescriptor() ([]byte, []int) {
 	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{0}
 }
 
+// How the event batches of a history travel in ArchiveHistory and GetHistory. Every batch is one
+// `temporal.api.history.v1.History` in the encoding named; clients that predate this enum send
+// and accept binary protobuf only, which is what BATCH_ENCODING_UNSPECIFIED means everywhere.
+type BatchEncoding int32
+
+const (
+	// Not set: binary protobuf (BATCH_ENCODING_PROTOBUF).
+	BatchEncoding_BATCH_ENCODING_UNSPECIFIED BatchEncoding = 0
+	// A serialized `History` (binary protobuf): what the native layout stores.
+	BatchEncoding_BATCH_ENCODING_PROTOBUF BatchEncoding = 1
+	// A `History` object in protobuf JSON as Go's protojson.Marshal writes it (Temporal's
+	// codec.JSONPBEncoder.Encode, which Temporal's filestore, s3store and gcloud archivers use):
+	// what the compat layouts store. UTF-8, one JSON object per batch, no array around it.
+	BatchEncoding_BATCH_ENCODING_PROTOJSON BatchEncoding = 2
+)
+
+// Enum value maps for BatchEncoding.
+var (
+	BatchEncoding_name = map[int32]string{
+		0: "BATCH_ENCODING_UNSPECIFIED",
+		1: "BATCH_ENCODING_PROTOBUF",
+		2: "BATCH_ENCODING_PROTOJSON",
+	}
+	BatchEncoding_value = map[string]int32{
+		"BATCH_ENCODING_UNSPECIFIED": 0,
+		"BATCH_ENCODING_PROTOBUF":    1,
+		"BATCH_ENCODING_PROTOJSON":   2,
+	}
+)
+
+func (x BatchEncoding) Enum() *BatchEncoding {
+	p := new(BatchEncoding)
+	*p = x
+	return p
+}
+
+func (x BatchEncoding) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BatchEncoding) Descriptor() protoreflect.EnumDescriptor {
+	return file_temporal_archivers_v1_service_proto_enumTypes[1].Descriptor()
+}
+
+func (BatchEncoding) Type() protoreflect.EnumType {
+	return &file_temporal_archivers_v1_service_proto_enumTypes[1]
+}
+
+func (x BatchEncoding) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BatchEncoding.Descriptor instead.
+func (BatchEncoding) EnumDescriptor() ([]byte, []int) {
+	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{1}
+}
+
 type ValidateURIRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The archival URI, e.g. "file:///var/archive" or "s3://bucket/prefix".
@@ -198,7 +255,12 @@ type ArchiveHistoryHeader struct {
 	// The last event id + 1; must be >= 1.
 	NextEventId int64 `protobuf:"varint,7,opt,name=next_event_id,json=nextEventId,proto3" json:"next_event_id,omitempty"`
 	// The history shard that owns the run (informational).
-	ShardId       int32 `protobuf:"varint,8,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	ShardId int32 `protobuf:"varint,8,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	// The encoding of every batch of this stream; unset means binary protobuf. Any encoding is
+	// accepted for any root (the sidecar converts when its layout stores another one); the one
+	// GetHistoryEncoding names is stored without re-encoding events. A batch that is not a `History`
+	// in this encoding fails the call with INVALID_ARGUMENT.
+	BatchEncoding BatchEncoding `protobuf:"varint,9,opt,name=batch_encoding,json=batchEncoding,proto3,enum=temporal_archivers.v1.BatchEncoding" json:"batch_encoding,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +349,13 @@ func (x *ArchiveHistoryHeader) GetShardId() int32 {
 		return x.ShardId
 	}
 	return 0
+}
+
+func (x *ArchiveHistoryHeader) GetBatchEncoding() BatchEncoding {
+	if x != nil {
+		return x.BatchEncoding
+	}
+	return BatchEncoding_BATCH_ENCODING_UNSPECIFIED
 }
 
 // A group of consecutive event batches, each one serialized `temporal.api.history.v1.History`.
@@ -698,8 +767,12 @@ type GetHistoryRequest struct {
 	// The token of the previous page; empty for the first page. Opaque and validated: a malformed
 	// or foreign token is INVALID_ARGUMENT.
 	NextPageToken []byte `protobuf:"bytes,7,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Encodings the client can decode besides binary protobuf (which every client accepts). The
+	// sidecar answers in the encoding the root stores when it is accepted, else in protobuf, and
+	// says which in GetHistoryResponse.batch_encoding.
+	AcceptedEncodings []BatchEncoding `protobuf:"varint,8,rep,packed,name=accepted_encodings,json=acceptedEncodings,proto3,enum=temporal_archivers.v1.BatchEncoding" json:"accepted_encodings,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetHistoryRequest) Reset() {
@@ -781,12 +854,23 @@ func (x *GetHistoryRequest) GetNextPageToken() []byte {
 	return nil
 }
 
+func (x *GetHistoryRequest) GetAcceptedEncodings() []BatchEncoding {
+	if x != nil {
+		return x.AcceptedEncodings
+	}
+	return nil
+}
+
 type GetHistoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Serialized `temporal.api.history.v1.History` batches of this page, in event order.
+	// The `temporal.api.history.v1.History` batches of this page, in event order, each in
+	// `batch_encoding`.
 	HistoryBatches [][]byte `protobuf:"bytes,1,rep,name=history_batches,json=historyBatches,proto3" json:"history_batches,omitempty"`
 	// The token of the next page; empty when this is the last page.
 	NextPageToken []byte `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The encoding of `history_batches`: one the request accepted. Unset (an older sidecar) means
+	// binary protobuf.
+	BatchEncoding BatchEncoding `protobuf:"varint,3,opt,name=batch_encoding,json=batchEncoding,proto3,enum=temporal_archivers.v1.BatchEncoding" json:"batch_encoding,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -835,6 +919,103 @@ func (x *GetHistoryResponse) GetNextPageToken() []byte {
 	return nil
 }
 
+func (x *GetHistoryResponse) GetBatchEncoding() BatchEncoding {
+	if x != nil {
+		return x.BatchEncoding
+	}
+	return BatchEncoding_BATCH_ENCODING_UNSPECIFIED
+}
+
+type GetHistoryEncodingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The archival URI of the history root.
+	Uri           string `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryEncodingRequest) Reset() {
+	*x = GetHistoryEncodingRequest{}
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryEncodingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryEncodingRequest) ProtoMessage() {}
+
+func (x *GetHistoryEncodingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryEncodingRequest.ProtoReflect.Descriptor instead.
+func (*GetHistoryEncodingRequest) Descriptor() ([]byte, []int) {
+	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetHistoryEncodingRequest) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+type GetHistoryEncodingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The encoding the root's layout stores batches in (never UNSPECIFIED).
+	BatchEncoding BatchEncoding `protobuf:"varint,1,opt,name=batch_encoding,json=batchEncoding,proto3,enum=temporal_archivers.v1.BatchEncoding" json:"batch_encoding,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryEncodingResponse) Reset() {
+	*x = GetHistoryEncodingResponse{}
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryEncodingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryEncodingResponse) ProtoMessage() {}
+
+func (x *GetHistoryEncodingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryEncodingResponse.ProtoReflect.Descriptor instead.
+func (*GetHistoryEncodingResponse) Descriptor() ([]byte, []int) {
+	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetHistoryEncodingResponse) GetBatchEncoding() BatchEncoding {
+	if x != nil {
+		return x.BatchEncoding
+	}
+	return BatchEncoding_BATCH_ENCODING_UNSPECIFIED
+}
+
 type ArchiveVisibilityRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The archival URI the record is written under.
@@ -847,7 +1028,7 @@ type ArchiveVisibilityRequest struct {
 
 func (x *ArchiveVisibilityRequest) Reset() {
 	*x = ArchiveVisibilityRequest{}
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[12]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1040,7 @@ func (x *ArchiveVisibilityRequest) String() string {
 func (*ArchiveVisibilityRequest) ProtoMessage() {}
 
 func (x *ArchiveVisibilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[12]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1053,7 @@ func (x *ArchiveVisibilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveVisibilityRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveVisibilityRequest) Descriptor() ([]byte, []int) {
-	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ArchiveVisibilityRequest) GetUri() string {
@@ -898,7 +1079,7 @@ type ArchiveVisibilityResponse struct {
 
 func (x *ArchiveVisibilityResponse) Reset() {
 	*x = ArchiveVisibilityResponse{}
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[13]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1091,7 @@ func (x *ArchiveVisibilityResponse) String() string {
 func (*ArchiveVisibilityResponse) ProtoMessage() {}
 
 func (x *ArchiveVisibilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[13]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1104,7 @@ func (x *ArchiveVisibilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveVisibilityResponse.ProtoReflect.Descriptor instead.
 func (*ArchiveVisibilityResponse) Descriptor() ([]byte, []int) {
-	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 // Asks for one page of archived executions (Go `archiver.QueryVisibilityRequest`).
@@ -953,7 +1134,7 @@ type QueryVisibilityRequest struct {
 
 func (x *QueryVisibilityRequest) Reset() {
 	*x = QueryVisibilityRequest{}
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[14]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1146,7 @@ func (x *QueryVisibilityRequest) String() string {
 func (*QueryVisibilityRequest) ProtoMessage() {}
 
 func (x *QueryVisibilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[14]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1159,7 @@ func (x *QueryVisibilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryVisibilityRequest.ProtoReflect.Descriptor instead.
 func (*QueryVisibilityRequest) Descriptor() ([]byte, []int) {
-	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QueryVisibilityRequest) GetUri() string {
@@ -1042,7 +1223,7 @@ type QueryVisibilityResponse struct {
 
 func (x *QueryVisibilityResponse) Reset() {
 	*x = QueryVisibilityResponse{}
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[15]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1235,7 @@ func (x *QueryVisibilityResponse) String() string {
 func (*QueryVisibilityResponse) ProtoMessage() {}
 
 func (x *QueryVisibilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_temporal_archivers_v1_service_proto_msgTypes[15]
+	mi := &file_temporal_archivers_v1_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1248,7 @@ func (x *QueryVisibilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryVisibilityResponse.ProtoReflect.Descriptor instead.
 func (*QueryVisibilityResponse) Descriptor() ([]byte, []int) {
-	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{15}
+	return file_temporal_archivers_v1_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QueryVisibilityResponse) GetExecutions() [][]byte {
@@ -1092,7 +1273,7 @@ const file_temporal_archivers_v1_service_proto_rawDesc = "" +
 	"\x12ValidateURIRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x127\n" +
 	"\x04kind\x18\x02 \x01(\x0e2#.temporal_archivers.v1.ArchiverKindR\x04kind\"\x15\n" +
-	"\x13ValidateURIResponse\"\x96\x02\n" +
+	"\x13ValidateURIResponse\"\xe3\x02\n" +
 	"\x14ArchiveHistoryHeader\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12!\n" +
 	"\fnamespace_id\x18\x02 \x01(\tR\vnamespaceId\x12\x1c\n" +
@@ -1102,7 +1283,8 @@ const file_temporal_archivers_v1_service_proto_rawDesc = "" +
 	"\x06run_id\x18\x05 \x01(\tR\x05runId\x124\n" +
 	"\x16close_failover_version\x18\x06 \x01(\x03R\x14closeFailoverVersion\x12\"\n" +
 	"\rnext_event_id\x18\a \x01(\x03R\vnextEventId\x12\x19\n" +
-	"\bshard_id\x18\b \x01(\x05R\ashardId\"*\n" +
+	"\bshard_id\x18\b \x01(\x05R\ashardId\x12K\n" +
+	"\x0ebatch_encoding\x18\t \x01(\x0e2$.temporal_archivers.v1.BatchEncodingR\rbatchEncoding\"*\n" +
 	"\x0eHistoryBatches\x12\x18\n" +
 	"\ahistory\x18\x01 \x03(\fR\ahistory\"&\n" +
 	"\fArchiveAbort\x12\x16\n" +
@@ -1120,7 +1302,7 @@ const file_temporal_archivers_v1_service_proto_rawDesc = "" +
 	"\x19GetArchiveProgressRequest\x12C\n" +
 	"\x06header\x18\x01 \x01(\v2+.temporal_archivers.v1.ArchiveHistoryHeaderR\x06header\"`\n" +
 	"\x1aGetArchiveProgressResponse\x12B\n" +
-	"\bprogress\x18\x01 \x01(\v2&.temporal_archivers.v1.ArchiveProgressR\bprogress\"\x9b\x02\n" +
+	"\bprogress\x18\x01 \x01(\v2&.temporal_archivers.v1.ArchiveProgressR\bprogress\"\xf0\x02\n" +
 	"\x11GetHistoryRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12!\n" +
 	"\fnamespace_id\x18\x02 \x01(\tR\vnamespaceId\x12\x1f\n" +
@@ -1129,11 +1311,17 @@ const file_temporal_archivers_v1_service_proto_rawDesc = "" +
 	"\x06run_id\x18\x04 \x01(\tR\x05runId\x129\n" +
 	"\x16close_failover_version\x18\x05 \x01(\x03H\x00R\x14closeFailoverVersion\x88\x01\x01\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12&\n" +
-	"\x0fnext_page_token\x18\a \x01(\fR\rnextPageTokenB\x19\n" +
-	"\x17_close_failover_version\"e\n" +
+	"\x0fnext_page_token\x18\a \x01(\fR\rnextPageToken\x12S\n" +
+	"\x12accepted_encodings\x18\b \x03(\x0e2$.temporal_archivers.v1.BatchEncodingR\x11acceptedEncodingsB\x19\n" +
+	"\x17_close_failover_version\"\xb2\x01\n" +
 	"\x12GetHistoryResponse\x12'\n" +
 	"\x0fhistory_batches\x18\x01 \x03(\fR\x0ehistoryBatches\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\fR\rnextPageToken\"m\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\fR\rnextPageToken\x12K\n" +
+	"\x0ebatch_encoding\x18\x03 \x01(\x0e2$.temporal_archivers.v1.BatchEncodingR\rbatchEncoding\"-\n" +
+	"\x19GetHistoryEncodingRequest\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\"i\n" +
+	"\x1aGetHistoryEncodingResponse\x12K\n" +
+	"\x0ebatch_encoding\x18\x01 \x01(\x0e2$.temporal_archivers.v1.BatchEncodingR\rbatchEncoding\"m\n" +
 	"\x18ArchiveVisibilityRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12?\n" +
 	"\x06record\x18\x02 \x01(\v2'.temporal_archivers.v1.VisibilityRecordR\x06record\"\x1b\n" +
@@ -1160,13 +1348,18 @@ const file_temporal_archivers_v1_service_proto_rawDesc = "" +
 	"\fArchiverKind\x12\x1d\n" +
 	"\x19ARCHIVER_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ARCHIVER_KIND_HISTORY\x10\x01\x12\x1c\n" +
-	"\x18ARCHIVER_KIND_VISIBILITY\x10\x022\xb0\x05\n" +
+	"\x18ARCHIVER_KIND_VISIBILITY\x10\x02*j\n" +
+	"\rBatchEncoding\x12\x1e\n" +
+	"\x1aBATCH_ENCODING_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17BATCH_ENCODING_PROTOBUF\x10\x01\x12\x1c\n" +
+	"\x18BATCH_ENCODING_PROTOJSON\x10\x022\xab\x06\n" +
 	"\x0fArchiverService\x12d\n" +
 	"\vValidateURI\x12).temporal_archivers.v1.ValidateURIRequest\x1a*.temporal_archivers.v1.ValidateURIResponse\x12y\n" +
 	"\x12GetArchiveProgress\x120.temporal_archivers.v1.GetArchiveProgressRequest\x1a1.temporal_archivers.v1.GetArchiveProgressResponse\x12o\n" +
 	"\x0eArchiveHistory\x12,.temporal_archivers.v1.ArchiveHistoryRequest\x1a-.temporal_archivers.v1.ArchiveHistoryResponse(\x01\x12a\n" +
 	"\n" +
-	"GetHistory\x12(.temporal_archivers.v1.GetHistoryRequest\x1a).temporal_archivers.v1.GetHistoryResponse\x12v\n" +
+	"GetHistory\x12(.temporal_archivers.v1.GetHistoryRequest\x1a).temporal_archivers.v1.GetHistoryResponse\x12y\n" +
+	"\x12GetHistoryEncoding\x120.temporal_archivers.v1.GetHistoryEncodingRequest\x1a1.temporal_archivers.v1.GetHistoryEncodingResponse\x12v\n" +
 	"\x11ArchiveVisibility\x12/.temporal_archivers.v1.ArchiveVisibilityRequest\x1a0.temporal_archivers.v1.ArchiveVisibilityResponse\x12p\n" +
 	"\x0fQueryVisibility\x12-.temporal_archivers.v1.QueryVisibilityRequest\x1a..temporal_archivers.v1.QueryVisibilityResponseB]Z[github.com/temporal-archivers/temporal-archivers/shim/gen/temporal_archivers/v1;archiversv1b\x06proto3"
 
@@ -1182,58 +1375,67 @@ func file_temporal_archivers_v1_service_proto_rawDescGZIP() []byte {
 	return file_temporal_archivers_v1_service_proto_rawDescData
 }
 
-var file_temporal_archivers_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_temporal_archivers_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_temporal_archivers_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_temporal_archivers_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_temporal_archivers_v1_service_proto_goTypes = []any{
 	(ArchiverKind)(0),                  // 0: temporal_archivers.v1.ArchiverKind
-	(*ValidateURIRequest)(nil),         // 1: temporal_archivers.v1.ValidateURIRequest
-	(*ValidateURIResponse)(nil),        // 2: temporal_archivers.v1.ValidateURIResponse
-	(*ArchiveHistoryHeader)(nil),       // 3: temporal_archivers.v1.ArchiveHistoryHeader
-	(*HistoryBatches)(nil),             // 4: temporal_archivers.v1.HistoryBatches
-	(*ArchiveAbort)(nil),               // 5: temporal_archivers.v1.ArchiveAbort
-	(*ArchiveHistoryRequest)(nil),      // 6: temporal_archivers.v1.ArchiveHistoryRequest
-	(*ArchiveProgress)(nil),            // 7: temporal_archivers.v1.ArchiveProgress
-	(*ArchiveHistoryResponse)(nil),     // 8: temporal_archivers.v1.ArchiveHistoryResponse
-	(*GetArchiveProgressRequest)(nil),  // 9: temporal_archivers.v1.GetArchiveProgressRequest
-	(*GetArchiveProgressResponse)(nil), // 10: temporal_archivers.v1.GetArchiveProgressResponse
-	(*GetHistoryRequest)(nil),          // 11: temporal_archivers.v1.GetHistoryRequest
-	(*GetHistoryResponse)(nil),         // 12: temporal_archivers.v1.GetHistoryResponse
-	(*ArchiveVisibilityRequest)(nil),   // 13: temporal_archivers.v1.ArchiveVisibilityRequest
-	(*ArchiveVisibilityResponse)(nil),  // 14: temporal_archivers.v1.ArchiveVisibilityResponse
-	(*QueryVisibilityRequest)(nil),     // 15: temporal_archivers.v1.QueryVisibilityRequest
-	(*QueryVisibilityResponse)(nil),    // 16: temporal_archivers.v1.QueryVisibilityResponse
-	nil,                                // 17: temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry
-	nil,                                // 18: temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry
-	(*VisibilityRecord)(nil),           // 19: temporal_archivers.v1.VisibilityRecord
+	(BatchEncoding)(0),                 // 1: temporal_archivers.v1.BatchEncoding
+	(*ValidateURIRequest)(nil),         // 2: temporal_archivers.v1.ValidateURIRequest
+	(*ValidateURIResponse)(nil),        // 3: temporal_archivers.v1.ValidateURIResponse
+	(*ArchiveHistoryHeader)(nil),       // 4: temporal_archivers.v1.ArchiveHistoryHeader
+	(*HistoryBatches)(nil),             // 5: temporal_archivers.v1.HistoryBatches
+	(*ArchiveAbort)(nil),               // 6: temporal_archivers.v1.ArchiveAbort
+	(*ArchiveHistoryRequest)(nil),      // 7: temporal_archivers.v1.ArchiveHistoryRequest
+	(*ArchiveProgress)(nil),            // 8: temporal_archivers.v1.ArchiveProgress
+	(*ArchiveHistoryResponse)(nil),     // 9: temporal_archivers.v1.ArchiveHistoryResponse
+	(*GetArchiveProgressRequest)(nil),  // 10: temporal_archivers.v1.GetArchiveProgressRequest
+	(*GetArchiveProgressResponse)(nil), // 11: temporal_archivers.v1.GetArchiveProgressResponse
+	(*GetHistoryRequest)(nil),          // 12: temporal_archivers.v1.GetHistoryRequest
+	(*GetHistoryResponse)(nil),         // 13: temporal_archivers.v1.GetHistoryResponse
+	(*GetHistoryEncodingRequest)(nil),  // 14: temporal_archivers.v1.GetHistoryEncodingRequest
+	(*GetHistoryEncodingResponse)(nil), // 15: temporal_archivers.v1.GetHistoryEncodingResponse
+	(*ArchiveVisibilityRequest)(nil),   // 16: temporal_archivers.v1.ArchiveVisibilityRequest
+	(*ArchiveVisibilityResponse)(nil),  // 17: temporal_archivers.v1.ArchiveVisibilityResponse
+	(*QueryVisibilityRequest)(nil),     // 18: temporal_archivers.v1.QueryVisibilityRequest
+	(*QueryVisibilityResponse)(nil),    // 19: temporal_archivers.v1.QueryVisibilityResponse
+	nil,                                // 20: temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry
+	nil,                                // 21: temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry
+	(*VisibilityRecord)(nil),           // 22: temporal_archivers.v1.VisibilityRecord
 }
 var file_temporal_archivers_v1_service_proto_depIdxs = []int32{
 	0,  // 0: temporal_archivers.v1.ValidateURIRequest.kind:type_name -> temporal_archivers.v1.ArchiverKind
-	3,  // 1: temporal_archivers.v1.ArchiveHistoryRequest.header:type_name -> temporal_archivers.v1.ArchiveHistoryHeader
-	4,  // 2: temporal_archivers.v1.ArchiveHistoryRequest.batches:type_name -> temporal_archivers.v1.HistoryBatches
-	5,  // 3: temporal_archivers.v1.ArchiveHistoryRequest.abort:type_name -> temporal_archivers.v1.ArchiveAbort
-	7,  // 4: temporal_archivers.v1.ArchiveHistoryResponse.progress:type_name -> temporal_archivers.v1.ArchiveProgress
-	3,  // 5: temporal_archivers.v1.GetArchiveProgressRequest.header:type_name -> temporal_archivers.v1.ArchiveHistoryHeader
-	7,  // 6: temporal_archivers.v1.GetArchiveProgressResponse.progress:type_name -> temporal_archivers.v1.ArchiveProgress
-	19, // 7: temporal_archivers.v1.ArchiveVisibilityRequest.record:type_name -> temporal_archivers.v1.VisibilityRecord
-	17, // 8: temporal_archivers.v1.QueryVisibilityRequest.search_attribute_types:type_name -> temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry
-	18, // 9: temporal_archivers.v1.QueryVisibilityRequest.search_attribute_aliases:type_name -> temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry
-	1,  // 10: temporal_archivers.v1.ArchiverService.ValidateURI:input_type -> temporal_archivers.v1.ValidateURIRequest
-	9,  // 11: temporal_archivers.v1.ArchiverService.GetArchiveProgress:input_type -> temporal_archivers.v1.GetArchiveProgressRequest
-	6,  // 12: temporal_archivers.v1.ArchiverService.ArchiveHistory:input_type -> temporal_archivers.v1.ArchiveHistoryRequest
-	11, // 13: temporal_archivers.v1.ArchiverService.GetHistory:input_type -> temporal_archivers.v1.GetHistoryRequest
-	13, // 14: temporal_archivers.v1.ArchiverService.ArchiveVisibility:input_type -> temporal_archivers.v1.ArchiveVisibilityRequest
-	15, // 15: temporal_archivers.v1.ArchiverService.QueryVisibility:input_type -> temporal_archivers.v1.QueryVisibilityRequest
-	2,  // 16: temporal_archivers.v1.ArchiverService.ValidateURI:output_type -> temporal_archivers.v1.ValidateURIResponse
-	10, // 17: temporal_archivers.v1.ArchiverService.GetArchiveProgress:output_type -> temporal_archivers.v1.GetArchiveProgressResponse
-	8,  // 18: temporal_archivers.v1.ArchiverService.ArchiveHistory:output_type -> temporal_archivers.v1.ArchiveHistoryResponse
-	12, // 19: temporal_archivers.v1.ArchiverService.GetHistory:output_type -> temporal_archivers.v1.GetHistoryResponse
-	14, // 20: temporal_archivers.v1.ArchiverService.ArchiveVisibility:output_type -> temporal_archivers.v1.ArchiveVisibilityResponse
-	16, // 21: temporal_archivers.v1.ArchiverService.QueryVisibility:output_type -> temporal_archivers.v1.QueryVisibilityResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	1,  // 1: temporal_archivers.v1.ArchiveHistoryHeader.batch_encoding:type_name -> temporal_archivers.v1.BatchEncoding
+	4,  // 2: temporal_archivers.v1.ArchiveHistoryRequest.header:type_name -> temporal_archivers.v1.ArchiveHistoryHeader
+	5,  // 3: temporal_archivers.v1.ArchiveHistoryRequest.batches:type_name -> temporal_archivers.v1.HistoryBatches
+	6,  // 4: temporal_archivers.v1.ArchiveHistoryRequest.abort:type_name -> temporal_archivers.v1.ArchiveAbort
+	8,  // 5: temporal_archivers.v1.ArchiveHistoryResponse.progress:type_name -> temporal_archivers.v1.ArchiveProgress
+	4,  // 6: temporal_archivers.v1.GetArchiveProgressRequest.header:type_name -> temporal_archivers.v1.ArchiveHistoryHeader
+	8,  // 7: temporal_archivers.v1.GetArchiveProgressResponse.progress:type_name -> temporal_archivers.v1.ArchiveProgress
+	1,  // 8: temporal_archivers.v1.GetHistoryRequest.accepted_encodings:type_name -> temporal_archivers.v1.BatchEncoding
+	1,  // 9: temporal_archivers.v1.GetHistoryResponse.batch_encoding:type_name -> temporal_archivers.v1.BatchEncoding
+	1,  // 10: temporal_archivers.v1.GetHistoryEncodingResponse.batch_encoding:type_name -> temporal_archivers.v1.BatchEncoding
+	22, // 11: temporal_archivers.v1.ArchiveVisibilityRequest.record:type_name -> temporal_archivers.v1.VisibilityRecord
+	20, // 12: temporal_archivers.v1.QueryVisibilityRequest.search_attribute_types:type_name -> temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeTypesEntry
+	21, // 13: temporal_archivers.v1.QueryVisibilityRequest.search_attribute_aliases:type_name -> temporal_archivers.v1.QueryVisibilityRequest.SearchAttributeAliasesEntry
+	2,  // 14: temporal_archivers.v1.ArchiverService.ValidateURI:input_type -> temporal_archivers.v1.ValidateURIRequest
+	10, // 15: temporal_archivers.v1.ArchiverService.GetArchiveProgress:input_type -> temporal_archivers.v1.GetArchiveProgressRequest
+	7,  // 16: temporal_archivers.v1.ArchiverService.ArchiveHistory:input_type -> temporal_archivers.v1.ArchiveHistoryRequest
+	12, // 17: temporal_archivers.v1.ArchiverService.GetHistory:input_type -> temporal_archivers.v1.GetHistoryRequest
+	14, // 18: temporal_archivers.v1.ArchiverService.GetHistoryEncoding:input_type -> temporal_archivers.v1.GetHistoryEncodingRequest
+	16, // 19: temporal_archivers.v1.ArchiverService.ArchiveVisibility:input_type -> temporal_archivers.v1.ArchiveVisibilityRequest
+	18, // 20: temporal_archivers.v1.ArchiverService.QueryVisibility:input_type -> temporal_archivers.v1.QueryVisibilityRequest
+	3,  // 21: temporal_archivers.v1.ArchiverService.ValidateURI:output_type -> temporal_archivers.v1.ValidateURIResponse
+	11, // 22: temporal_archivers.v1.ArchiverService.GetArchiveProgress:output_type -> temporal_archivers.v1.GetArchiveProgressResponse
+	9,  // 23: temporal_archivers.v1.ArchiverService.ArchiveHistory:output_type -> temporal_archivers.v1.ArchiveHistoryResponse
+	13, // 24: temporal_archivers.v1.ArchiverService.GetHistory:output_type -> temporal_archivers.v1.GetHistoryResponse
+	15, // 25: temporal_archivers.v1.ArchiverService.GetHistoryEncoding:output_type -> temporal_archivers.v1.GetHistoryEncodingResponse
+	17, // 26: temporal_archivers.v1.ArchiverService.ArchiveVisibility:output_type -> temporal_archivers.v1.ArchiveVisibilityResponse
+	19, // 27: temporal_archivers.v1.ArchiverService.QueryVisibility:output_type -> temporal_archivers.v1.QueryVisibilityResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_temporal_archivers_v1_service_proto_init() }
@@ -1253,8 +1455,8 @@ func file_temporal_archivers_v1_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_temporal_archivers_v1_service_proto_rawDesc), len(file_temporal_archivers_v1_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   18,
+			NumEnums:      2,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

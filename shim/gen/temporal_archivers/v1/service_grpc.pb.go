@@ -38,6 +38,7 @@ const (
 	ArchiverService_GetArchiveProgress_FullMethodName = "/temporal_archivers.v1.ArchiverService/GetArchiveProgress"
 	ArchiverService_ArchiveHistory_FullMethodName     = "/temporal_archivers.v1.ArchiverService/ArchiveHistory"
 	ArchiverService_GetHistory_FullMethodName         = "/temporal_archivers.v1.ArchiverService/GetHistory"
+	ArchiverService_GetHistoryEncoding_FullMethodName = "/temporal_archivers.v1.ArchiverService/GetHistoryEncoding"
 	ArchiverService_ArchiveVisibility_FullMethodName  = "/temporal_archivers.v1.ArchiverService/ArchiveVisibility"
 	ArchiverService_QueryVisibility_FullMethodName    = "/temporal_archivers.v1.ArchiverService/QueryVisibility"
 )
@@ -57,6 +58,10 @@ type ArchiverServiceClient interface {
 	ArchiveHistory(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ArchiveHistoryRequest, ArchiveHistoryResponse], error)
 	// Returns one page of an archived history.
 	GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error)
+	// Tells which batch encoding a history root stores: the one ArchiveHistory and GetHistory move
+	// without re-encoding events. Added with BatchEncoding; an older sidecar answers UNIMPLEMENTED
+	// (a client then sends and accepts BATCH_ENCODING_PROTOBUF only).
+	GetHistoryEncoding(ctx context.Context, in *GetHistoryEncodingRequest, opts ...grpc.CallOption) (*GetHistoryEncodingResponse, error)
 	// Stores (upserts) one visibility record.
 	ArchiveVisibility(ctx context.Context, in *ArchiveVisibilityRequest, opts ...grpc.CallOption) (*ArchiveVisibilityResponse, error)
 	// Returns one page of archived executions matching a List Filter query.
@@ -114,6 +119,16 @@ func (c *archiverServiceClient) GetHistory(ctx context.Context, in *GetHistoryRe
 	return out, nil
 }
 
+func (c *archiverServiceClient) GetHistoryEncoding(ctx context.Context, in *GetHistoryEncodingRequest, opts ...grpc.CallOption) (*GetHistoryEncodingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHistoryEncodingResponse)
+	err := c.cc.Invoke(ctx, ArchiverService_GetHistoryEncoding_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *archiverServiceClient) ArchiveVisibility(ctx context.Context, in *ArchiveVisibilityRequest, opts ...grpc.CallOption) (*ArchiveVisibilityResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ArchiveVisibilityResponse)
@@ -149,6 +164,10 @@ type ArchiverServiceServer interface {
 	ArchiveHistory(grpc.ClientStreamingServer[ArchiveHistoryRequest, ArchiveHistoryResponse]) error
 	// Returns one page of an archived history.
 	GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error)
+	// Tells which batch encoding a history root stores: the one ArchiveHistory and GetHistory move
+	// without re-encoding events. Added with BatchEncoding; an older sidecar answers UNIMPLEMENTED
+	// (a client then sends and accepts BATCH_ENCODING_PROTOBUF only).
+	GetHistoryEncoding(context.Context, *GetHistoryEncodingRequest) (*GetHistoryEncodingResponse, error)
 	// Stores (upserts) one visibility record.
 	ArchiveVisibility(context.Context, *ArchiveVisibilityRequest) (*ArchiveVisibilityResponse, error)
 	// Returns one page of archived executions matching a List Filter query.
@@ -174,6 +193,9 @@ func (UnimplementedArchiverServiceServer) ArchiveHistory(grpc.ClientStreamingSer
 }
 func (UnimplementedArchiverServiceServer) GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetHistory not implemented")
+}
+func (UnimplementedArchiverServiceServer) GetHistoryEncoding(context.Context, *GetHistoryEncodingRequest) (*GetHistoryEncodingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHistoryEncoding not implemented")
 }
 func (UnimplementedArchiverServiceServer) ArchiveVisibility(context.Context, *ArchiveVisibilityRequest) (*ArchiveVisibilityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ArchiveVisibility not implemented")
@@ -263,6 +285,24 @@ func _ArchiverService_GetHistory_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ArchiverService_GetHistoryEncoding_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHistoryEncodingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ArchiverServiceServer).GetHistoryEncoding(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ArchiverService_GetHistoryEncoding_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ArchiverServiceServer).GetHistoryEncoding(ctx, req.(*GetHistoryEncodingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ArchiverService_ArchiveVisibility_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ArchiveVisibilityRequest)
 	if err := dec(in); err != nil {
@@ -317,6 +357,10 @@ var ArchiverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetHistory",
 			Handler:    _ArchiverService_GetHistory_Handler,
+		},
+		{
+			MethodName: "GetHistoryEncoding",
+			Handler:    _ArchiverService_GetHistoryEncoding_Handler,
 		},
 		{
 			MethodName: "ArchiveVisibility",
